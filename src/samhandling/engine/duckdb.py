@@ -1,0 +1,97 @@
+"""The embedded default engine: DuckDB over Parquet, nothing to install."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from samhandling.engine.base import Engine
+from samhandling.engine.dialect import quote_ident
+from samhandling.errors import QueryError
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class DuckDBEngine(Engine):
+    """One DuckDB connection per engine; each thread queries through its own cursor.
+
+    A DuckDB connection used from several threads at once fails, so :meth:`query` takes a cursor
+    per thread (cursors share the catalogue: views registered on the connection are visible).
+    """
+
+    name = "duckdb"
+
+    def __init__(
+        self,
+        database: str | Path = ":memory:",
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self._conn = duckdb.connect(str(database))
+        if threads is not None:
+            self._conn.execute(f"SET threads = {int(threads)}")
+        if memory_limit is not None:
+            self._conn.execute(f"SET memory_limit = {_sql_string(memory_limit)}")
+        self._local = threading.local()
+        self._arrow_keep: dict[str, pa.Table] = {}
+        self._relations: set[str] = set()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The underlying connection (for tools such as ingest that need DuckDB itself)."""
+        return self._conn
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if threading.current_thread() is threading.main_thread():
+            return self._conn
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def register_parquet(self, name: str, paths: Sequence[Path]) -> None:
+        if not paths:
+            raise ValueError(f"no Parquet files for relation {name!r}")
+        files = ", ".join(_sql_string(str(p)) for p in paths)
+        self._run(
+            f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
+            f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
+        )
+        self._relations.add(name)
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        quote_ident(name)
+        self._arrow_keep[name] = table
+        self._conn.register(name, table)
+        self._relations.add(name)
+
+    def create_table(self, name: str, sql: str) -> None:
+        self._run(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {sql}")
+        self._relations.add(name)
+
+    def has_relation(self, name: str) -> bool:
+        return name in self._relations
+
+    def query(self, sql: str) -> pa.Table:
+        try:
+            result: pa.Table = self._cursor().execute(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(self.name, sql, exc) from exc
+        return result
+
+    def _run(self, sql: str) -> None:
+        try:
+            self._cursor().execute(sql)
+        except duckdb.Error as exc:
+            raise QueryError(self.name, sql, exc) from exc
+
+    def close(self) -> None:
+        self._conn.close()
