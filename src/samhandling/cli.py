@@ -1,19 +1,67 @@
-"""Command-line interface (placeholder entry point replaced below as commands are added)."""
+"""Command-line interface: ``samhandling <command>``.
+
+Each area registers its commands from its own module (``<area>/commands.py`` with a
+``register(app)`` function); this file wires them together and turns user errors into a short
+message and a non-zero exit code instead of a traceback.
+"""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+from samhandling.console import err_console
+from samhandling.errors import SamhandlingError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="samhandling: Samhandlingsreformens virkemidler – medfinansiering, utskrivningsklare, styringsdata.",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """samhandling: Samhandlingsreformens virkemidler på DuckDB eller Spark."""
 
 
 @app.command()
 def version() -> None:
-    """Print the version."""
+    """Skriv ut versjonsnummeret."""
     from samhandling import __version__
 
     typer.echo(__version__)
 
 
+def _register_all() -> None:
+    # Imported here so that `samhandling --help` stays cheap and areas stay independent.
+    from importlib import import_module
+
+    for module in (
+        "samhandling.synth.commands",
+        "samhandling.ingest.commands",
+        "samhandling.instruments.commands",
+        "samhandling.tables.commands",
+        "samhandling.demo",
+    ):
+        try:
+            mod = import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        mod.register(app)
+
+
+_register_all()
+
+
 def main() -> None:
-    app()
+    """Entry point: run the app; user errors print a message (exit 2), not a traceback."""
+    try:
+        app(standalone_mode=True)
+    except SamhandlingError as exc:
+        err_console.print(f"[bold red]Feil:[/] {exc}")
+        sys.exit(2)
