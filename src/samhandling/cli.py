@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="samhandling: Samhandlingsreformens virkemidler – medfinansiering, utskrivningsklare, styringsdata.",
+    help="samhandling: Samhandlingsreformens virkemidler.",
 )
 
 

@@ -1,4 +1,7 @@
-"""Where the warehouse lives: ``--warehouse DIR``, else ``$SAMHANDLING_HOME``, else ``./samhandling-data``."""
+"""Where the warehouse lives.
+
+Order: ``--warehouse DIR``, else ``$SAMHANDLING_HOME``, else ``./samhandling-data``.
+"""
 
 from __future__ import annotations
 

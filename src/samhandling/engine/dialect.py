@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sqlglot
+from sqlglot.errors import ErrorLevel
 
 SOURCE_DIALECT = "duckdb"
 
 
 def to_spark(sql: str) -> str:
     """Transpile one statement written in DuckDB's dialect to Spark SQL."""
-    statements = sqlglot.transpile(sql, read=SOURCE_DIALECT, write="spark", unsupported_level="raise")
+    statements = sqlglot.transpile(
+        sql, read=SOURCE_DIALECT, write="spark", unsupported_level="raise"
+    )
     if len(statements) != 1:
         raise ValueError(f"expected one SQL statement, got {len(statements)}")
     return str(statements[0])

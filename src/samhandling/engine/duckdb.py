@@ -82,7 +82,10 @@ class DuckDBEngine(Engine):
 
     def query(self, sql: str) -> pa.Table:
         try:
-            result: pa.Table = self._cursor().execute(sql).to_arrow_table()
+            relation = self._cursor().sql(sql)
+            if relation is None:
+                raise QueryError(self.name, sql, ValueError("not a query: returns no rows"))
+            result: pa.Table = relation.to_arrow_table()
         except duckdb.Error as exc:
             raise QueryError(self.name, sql, exc) from exc
         return result

@@ -91,9 +91,11 @@ class RuleTable:
             values = [r.value for r in self.rows]
         else:
             vtype = value_type
-            values = [r.decimal for r in self.rows] if pa.types.is_decimal(vtype) else [
-                r.value for r in self.rows
-            ]
+            values = (
+                [r.decimal for r in self.rows]
+                if pa.types.is_decimal(vtype)
+                else [r.value for r in self.rows]
+            )
         return pa.table(
             {
                 "rule_id": pa.array([self.rule_id] * len(self.rows), pa.string()),
