@@ -25,5 +25,5 @@ class QueryError(SamhandlingError):
         super().__init__(f"{engine} failed: {cause}\n--- SQL ---\n{sql}")
 
 
-class IngestRejected(SamhandlingError):
+class IngestRejectedError(SamhandlingError):
     """A delivery was loaded but some rows were quarantined (exit code 1 in the CLI)."""

@@ -11,7 +11,7 @@ SOURCE_DIALECT = "duckdb"
 def to_spark(sql: str) -> str:
     """Transpile one statement written in DuckDB's dialect to Spark SQL."""
     statements = sqlglot.transpile(
-        sql, read=SOURCE_DIALECT, write="spark", unsupported_level="raise"
+        sql, read=SOURCE_DIALECT, write="spark", unsupported_level=ErrorLevel.RAISE
     )
     if len(statements) != 1:
         raise ValueError(f"expected one SQL statement, got {len(statements)}")

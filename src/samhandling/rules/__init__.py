@@ -10,6 +10,7 @@ every output names the rule set it was computed with (:attr:`RuleSet.label`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -229,7 +230,7 @@ def _check_overlaps(rule_id: str, rows: list[RuleRow]) -> None:
         by_key.setdefault(r.key, []).append(r)
     for key, group in by_key.items():
         group.sort(key=lambda r: r.valid_from)
-        for a, b in zip(group, group[1:], strict=False):
+        for a, b in itertools.pairwise(group):
             if b.valid_from <= a.valid_to:
                 what = f" key {key!r}" if key is not None else ""
                 raise RuleError(
