@@ -1,0 +1,105 @@
+"""Rule tables: loading, dated look-up, validation of the files, overrides."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from samhandling.errors import RuleError
+from samhandling.rules import load_rules
+
+
+def test_daily_rate_by_calendar_day() -> None:
+    rules = load_rules()
+    rate = rules["discharge_ready.daily_rate"]
+    assert rate.value_on(date(2012, 12, 31)).decimal == Decimal("4000")
+    assert rate.value_on(date(2013, 1, 1)).decimal == Decimal("4125")
+    assert rate.value_on(date(2024, 6, 1)).decimal == Decimal("5745")
+    assert rate.value_on(date(2012, 5, 1)).status == "unverified"
+    assert rate.value_on(date(2014, 5, 1)).status == "confirmed"
+    assert rate.status == "unverified"
+
+
+def test_no_value_outside_validity() -> None:
+    with pytest.raises(RuleError, match="no value on 2011-12-31"):
+        load_rules()["discharge_ready.daily_rate"].value_on(date(2011, 12, 31))
+
+
+def test_every_shipped_rule_has_sources_and_label() -> None:
+    rules = load_rules()
+    assert rules.label == f"{rules.name} {rules.version}"
+    for table in rules.tables.values():
+        assert table.rows, table.rule_id
+        assert all(r.source for r in table.rows), table.rule_id
+        assert table.name_no, table.rule_id
+
+
+def test_to_arrow_for_joins() -> None:
+    table = load_rules()["discharge_ready.daily_rate"].to_arrow(pa.decimal128(18, 2))
+    assert table.schema.field("value").type == pa.decimal128(18, 2)
+    assert table.column("valid_from").to_pylist()[0] == date(2012, 1, 1)
+
+
+def test_override_replaces_exactly_one_rule(tmp_path: Path) -> None:
+    override = tmp_path / "what-if.toml"
+    override.write_text(
+        """
+[rules."discharge_ready.daily_rate"]
+[[rules."discharge_ready.daily_rate".values]]
+valid_from = 2012-01-01
+valid_to = 2012-12-31
+value = "5000"
+status = "unverified"
+source = "what-if"
+""",
+        encoding="utf-8",
+    )
+    standard = load_rules()
+    overridden = load_rules(override)
+    rate = overridden["discharge_ready.daily_rate"]
+    assert rate.value_on(date(2012, 3, 1)).decimal == Decimal("5000")
+    assert "+override-" in rate.version
+    assert "override" in overridden.label and overridden.label != standard.label
+    for rule_id, table in standard.tables.items():
+        if rule_id != "discharge_ready.daily_rate":
+            assert overridden[rule_id] == table
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "[rules.nope]\n[[rules.nope.values]]\nvalid_from = 2012-01-01\nvalue = '1'\n"
+            "status = 'confirmed'\nsource = 'x'\n",
+            "unknown rule",
+        ),
+        (
+            '[rules."discharge_ready.daily_rate"]\n[[rules."discharge_ready.daily_rate".values]]\n'
+            "valid_from = 2012-01-01\nvalue = '1'\nstatus = 'maybe'\nsource = 'x'\n",
+            "status",
+        ),
+        (
+            '[rules."discharge_ready.daily_rate"]\n[[rules."discharge_ready.daily_rate".values]]\n'
+            "valid_from = 2012-01-01\nvalue = '1'\nstatus = 'confirmed'\n",
+            "source",
+        ),
+        (
+            '[rules."discharge_ready.daily_rate"]\n'
+            '[[rules."discharge_ready.daily_rate".values]]\nvalid_from = 2012-01-01\n'
+            "valid_to = 2012-12-31\nvalue = '1'\nstatus = 'confirmed'\nsource = 'x'\n"
+            '[[rules."discharge_ready.daily_rate".values]]\nvalid_from = 2012-06-01\n'
+            "value = '2'\nstatus = 'confirmed'\nsource = 'x'\n",
+            "overlap",
+        ),
+        ("not toml ===", "not valid TOML"),
+    ],
+)
+def test_bad_override_is_a_clear_error(tmp_path: Path, body: str, message: str) -> None:
+    override = tmp_path / "bad.toml"
+    override.write_text(body, encoding="utf-8")
+    with pytest.raises(RuleError, match=message):
+        load_rules(override)
