@@ -231,6 +231,11 @@ class WarehouseStatus:
 ProgressHook = Callable[[str], None]
 
 
+def ingest_memory_limit() -> str:
+    """DuckDB's memory limit while validating a delivery: ``$SAMHANDLING_INGEST_MEMORY`` or 2GB."""
+    return os.environ.get("SAMHANDLING_INGEST_MEMORY", "2GB")
+
+
 class Warehouse:
     """A warehouse folder: ingest deliveries into it, register its live data on an engine."""
 
@@ -465,7 +470,9 @@ class Warehouse:
             drg_points_max=drg_max.value_on(as_of_date).decimal,
             drg_exempt_provider_types=tuple(sorted(exempt.keys_on(as_of_date))),
         )
-        engine = DuckDBEngine()
+        # A bounded DuckDB memory limit makes validation of a national year spill to disk
+        # instead of growing past the machine (operational setting, not a domain rule).
+        engine = DuckDBEngine(memory_limit=ingest_memory_limit())
         con = engine.connection
         try:
             con.execute(f"SET temp_directory = {sql_string(str(target.parent / 'spill'))}")

@@ -1,14 +1,16 @@
 """Population 1 January (folkemengde) by municipality, sex and single year of age.
 
-Source: SSB table 07459 via niphr/csdata, shipped in 2024 municipality borders for 2010–2026
-(see ``data/population/PROVENANCE.md``).
+Source: SSB table 07459 via niphr/csdata, shipped in 2024 municipality borders for 2010–2026,
+plus SSB totals in the borders of their time for the municipalities merged later, used to
+divide merged 2024 municipalities in older borders (see ``data/population/PROVENANCE.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +25,9 @@ FIRST_YEAR = 2010
 LAST_YEAR = 2026
 SHIPPED_BORDERS = 2024
 OLDEST_AGE = 105  # 105 stands for 105 years and older
+ORIGINAL_TOTALS_FILE = "population/befolkning_kommune_opprinnelige_grenser_2012_2019.csv"
+# before the 2020 reform csdata's estimated parts (Ålesund/Haram) are divided anew with the rest
+SPLIT_FAMILIES_POOLED_BEFORE = 2020
 
 _SEX_CODE = {"M": 1, "K": 2}  # SSB kjønn: menn, kvinner
 
@@ -93,101 +98,236 @@ def _year_b2024(year: int) -> pa.Table:
 
 
 @cache
+def _original_totals() -> dict[int, tuple[int, dict[str, int]]]:
+    """Population year -> (year whose borders the codes follow, code -> persons).
+
+    Real SSB totals (table 07459, both sexes, all ages) in the borders of their own time, for the
+    municipalities later merged (see ``data/population/PROVENANCE.md``).
+    """
+    raw = read_csv(ORIGINAL_TOTALS_FILE, strings=("kommunenummer", "kilde"))
+    totals: dict[int, tuple[int, dict[str, int]]] = {}
+    for year, borders, code, persons in zip(
+        raw["aar"].to_pylist(),
+        raw["grenser"].to_pylist(),
+        texts(raw["kommunenummer"]),
+        raw["personer"].to_pylist(),
+        strict=True,
+    ):
+        if not (isinstance(year, int) and isinstance(borders, int) and isinstance(persons, int)):
+            raise ValueError(f"{ORIGINAL_TOTALS_FILE}: bad row for {code}")
+        vintage, by_code = totals.setdefault(year, (borders, {}))
+        if vintage != borders:
+            raise ValueError(f"{ORIGINAL_TOTALS_FILE}: {year} mixes borders {vintage}/{borders}")
+        by_code[code] = persons
+    return totals
+
+
+@cache
+def _totals_in_borders(borders: int, data_year: int) -> dict[str, int]:
+    """The SSB totals of ``data_year`` for the municipalities of ``borders`` they determine.
+
+    Codes of an older border set are summed into their successors when every predecessor is
+    present and moved whole; codes of a newer border set are used when they correspond one to
+    one. Anything else (a split, a missing predecessor, a later merger) leaves the unit out.
+    """
+    vintage, by_code = _original_totals()[data_year]
+    result: dict[str, int] = {}
+    if vintage <= borders:
+        mapping = code_map(vintage, borders)
+        broken: set[str] = set()
+        for old, new, weight in zip(
+            texts(mapping["from_code"]),
+            texts(mapping["to_code"]),
+            mapping["weight"].to_pylist(),
+            strict=True,
+        ):
+            if old in by_code and weight == 1.0:
+                result[new] = result.get(new, 0) + by_code[old]
+            else:
+                broken.add(new)
+        return {code: persons for code, persons in result.items() if code not in broken}
+    mapping = code_map(borders, vintage)
+    targets: dict[str, list[tuple[str, float]]] = {}
+    sources: dict[str, int] = {}
+    for old, new, weight in zip(
+        texts(mapping["from_code"]),
+        texts(mapping["to_code"]),
+        mapping["weight"].to_pylist(),
+        strict=True,
+    ):
+        targets.setdefault(old, []).append((new, float(weight or 0.0)))
+        sources[new] = sources.get(new, 0) + 1
+    for old, successors in targets.items():
+        if len(successors) == 1:
+            new, weight = successors[0]
+            if weight == 1.0 and sources[new] == 1 and new in by_code:
+                result[old] = by_code[new]
+    return result
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """2024 municipalities whose summed figures are divided among municipalities of ``borders``."""
+
+    units_2024: tuple[str, ...]
+    parts: tuple[tuple[str, float], ...]  # (municipality in borders, share of the pool)
+    source_year: int | None  # year of the SSB totals behind the shares; None = weight estimate
+    approximate: bool
+
+
+@cache
+def _pools(borders: int, year: int) -> tuple[_Pool, ...]:
+    """The 2024 municipalities of ``year`` grouped so that each group's sum is exact in borders.
+
+    A group joins the 2024 municipalities and the municipalities of ``borders`` linked by the
+    border changes between them. Before 2020 borders it also joins the members of a csdata
+    split family whose figures for ``year`` are estimates (Ålesund 1508 / Haram 1580 before
+    2024): only their sum is real. A group with several municipalities of ``borders`` is
+    divided in proportion to their real SSB totals of the nearest year that has them all
+    (``_totals_in_borders``), else in proportion to the weights of the border changes.
+    """
+    mapping = code_map(borders, SHIPPED_BORDERS)
+    links = list(
+        zip(
+            texts(mapping["from_code"]),
+            texts(mapping["to_code"]),
+            [float(w or 0.0) for w in mapping["weight"].to_pylist()],
+            strict=True,
+        )
+    )
+    base = _year_b2024(year)
+    flagged = {
+        code
+        for code, flag in zip(
+            texts(base["municipality"]), base["approximate"].to_pylist(), strict=True
+        )
+        if flag
+    }
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+
+    def join(a: tuple[str, str], b: tuple[str, str]) -> None:
+        parent[root(a)] = root(b)
+
+    for old, new, _ in links:
+        join(("b", old), ("n", new))
+    families = _split_families()
+    if borders < SPLIT_FAMILIES_POOLED_BEFORE:
+        for family in families:
+            ordered = sorted(family)
+            if any(code in flagged for code in ordered):
+                for code in ordered[1:]:
+                    join(("n", ordered[0]), ("n", code))
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for node in list(parent):
+        groups.setdefault(root(node), []).append(node)
+    unit_totals: dict[str, int] = {}
+    for code, count in zip(texts(base["municipality"]), base["count"].to_pylist(), strict=True):
+        unit_totals[code] = unit_totals.get(code, 0) + int(count or 0)
+    pools = []
+    for nodes in groups.values():
+        units_2024 = tuple(sorted(code for kind, code in nodes if kind == "n"))
+        units = tuple(sorted(code for kind, code in nodes if kind == "b"))
+        members = set(units_2024)
+        estimated_source = any(
+            code in flagged and not any(code in f and f <= members for f in families)
+            for code in units_2024
+        )
+        if len(units) == 1:
+            pools.append(_Pool(units_2024, ((units[0], 1.0),), None, estimated_source))
+            continue
+        source_year, weights = _shares(borders, year, units)
+        if source_year is None:
+            # no SSB totals cover every unit: divide each 2024 municipality by link weights
+            weights = _weight_estimate(links, members, unit_totals)
+        total = sum(weights.values())
+        parts = tuple(
+            (code, weights[code] / total if total else 1.0 / len(units)) for code in units
+        )
+        pools.append(_Pool(units_2024, parts, source_year, True))
+    return tuple(sorted(pools, key=lambda pool: pool.units_2024))
+
+
+def _shares(borders: int, year: int, units: tuple[str, ...]) -> tuple[int | None, dict[str, float]]:
+    """SSB totals of ``units`` from the data year nearest ``year`` (earlier on a tie)."""
+    for data_year in sorted(_original_totals(), key=lambda d: (abs(d - year), d)):
+        totals = _totals_in_borders(borders, data_year)
+        if all(code in totals for code in units) and sum(totals[c] for c in units) > 0:
+            return data_year, {code: float(totals[code]) for code in units}
+    return None, {}
+
+
+def _weight_estimate(
+    links: list[tuple[str, str, float]], members: set[str], unit_totals: dict[str, int]
+) -> dict[str, float]:
+    """Each 2024 municipality divided among its predecessors by the weights of the links."""
+    weight_sum: dict[str, float] = {}
+    for _, new, weight in links:
+        if new in members:
+            weight_sum[new] = weight_sum.get(new, 0.0) + weight
+    estimate: dict[str, float] = {}
+    for old, new, weight in links:
+        if new in members and weight_sum[new] > 0:
+            share = weight / weight_sum[new] * unit_totals.get(new, 0)
+            estimate[old] = estimate.get(old, 0.0) + share
+    return estimate
+
+
+@cache
 def _population_in_borders(borders: int, year: int) -> pa.Table:
     """One year in the borders of ``borders`` (cached per year: callers go year by year)."""
     base = _year_b2024(year)
     if borders == SHIPPED_BORDERS:
         return base
-    parts = _parts_of_2024_units(borders)
-    families = _split_families()
-    members: dict[str, set[str]] = {}
-    for unit_2024, pieces in parts.items():
-        for unit, _ in pieces:
-            members.setdefault(unit, set()).add(unit_2024)
-    # flatten the parts: part k of 2024 unit u sits at starts[u] + k
-    codes_2024 = sorted(parts)
-    part_units: list[str] = []
-    part_shares: list[float] = []
-    part_approximate: list[bool] = []  # estimated share, whatever the source says
-    part_family_whole: list[bool] = []  # a csdata split family lies wholly in the unit
-    sizes = []
-    for code in codes_2024:
-        pieces = parts[code]
-        sizes.append(len(pieces))
-        for unit, share in pieces:
-            part_units.append(unit)
-            part_shares.append(share)
-            part_approximate.append(len(pieces) > 1)
-            part_family_whole.append(any(code in f and f <= members[unit] for f in families))
-    size = np.array(sizes)
-    starts = np.r_[0, np.cumsum(size)[:-1]]
-    position = {code: i for i, code in enumerate(codes_2024)}
-    encoded = cast(
-        "pa.DictionaryArray[Any, Any]", pc.dictionary_encode(base["municipality"]).combine_chunks()
+    cells = 2 * (OLDEST_AGE + 1)  # both sexes, ages 0..105, in the order of ``base``
+    codes_2024 = texts(base["municipality"])[::cells]
+    counts = base["count"].to_numpy().astype(np.int64).reshape(len(codes_2024), cells)
+    pools = _pools(borders, year)
+    pool_of = {code: p for p, pool in enumerate(pools) for code in pool.units_2024}
+    pooled = np.zeros((len(pools), cells), dtype=np.int64)
+    np.add.at(pooled, np.array([pool_of[c] for c in codes_2024]), counts)
+    source_parts: list[np.ndarray[Any, Any]] = []
+    count_parts: list[np.ndarray[Any, Any]] = []
+    share_parts: list[np.ndarray[Any, Any]] = []
+    units: list[str] = []
+    approximate: list[bool] = []
+    for p, pool in enumerate(pools):
+        size = len(pool.parts)
+        source_parts.append(np.repeat(np.arange(cells) + p * cells, size))
+        count_parts.append(np.repeat(pooled[p], size))
+        share_parts.append(np.tile(np.array([share for _, share in pool.parts]), cells))
+        units.extend(code for code, _ in pool.parts)
+        approximate.extend([pool.approximate] * size)
+    split = _largest_remainder(
+        np.concatenate(source_parts), np.concatenate(count_parts), np.concatenate(share_parts)
     )
-    dictionary_index = np.array([position[c] for c in texts(encoded.dictionary)])
-    code_index = dictionary_index[encoded.indices.to_numpy()]
-    index = np.repeat(np.arange(base.num_rows), size[code_index])
-    ordinal = np.arange(index.size) - np.repeat(
-        np.cumsum(size[code_index]) - size[code_index], size[code_index]
-    )
-    part = starts[code_index[index]] + ordinal
-    counts = base["count"].to_numpy()
-    flagged = base["approximate"].to_numpy(zero_copy_only=False)
-    approximate = np.array(part_approximate)[part] | (
-        flagged[index] & ~np.array(part_family_whole)[part]
-    )
-    shares = np.array(part_shares)[part]
-    split_counts = _largest_remainder(index, counts[index], shares)
-    expanded = (
-        base.select(["year", "sex", "age"])
-        .take(pa.array(index, pa.int64()))
-        .append_column("municipality", pa.array(part_units, pa.string()).take(part))
-        .append_column("count", pa.array(split_counts, pa.int32()))
-        .append_column("approximate", pa.array(approximate, pa.bool_()))
-    )
-    grouped = expanded.group_by(["year", "municipality", "sex", "age"]).aggregate(
-        [("count", "sum"), ("approximate", "any")]
-    )
+    # back to one row of cells per municipality of ``borders``
+    matrix = np.zeros((len(units), cells), dtype=np.int64)
+    offset = 0
+    row = 0
+    for pool in pools:
+        size = len(pool.parts)
+        block = split[offset : offset + size * cells].reshape(cells, size)
+        matrix[row : row + size] = block.T
+        offset += size * cells
+        row += size
+    order = sorted(range(len(units)), key=lambda i: units[i])
+    ages = OLDEST_AGE + 1
     table = pa.table(
         {
-            "year": grouped["year"],
-            "municipality": grouped["municipality"],
-            "sex": grouped["sex"],
-            "age": grouped["age"],
-            "count": grouped["count_sum"],
-            "approximate": grouped["approximate_any"],
+            "year": pa.array(np.full(len(units) * cells, year), pa.int16()),
+            "municipality": pa.array(np.repeat([units[i] for i in order], cells), pa.string()),
+            "sex": pa.array(np.tile(np.repeat([1, 2], ages), len(units)), pa.int8()),
+            "age": pa.array(np.tile(np.arange(ages), 2 * len(units)), pa.int16()),
+            "count": pa.array(matrix[order].ravel(), pa.int32()),
+            "approximate": pa.array(np.repeat([approximate[i] for i in order], cells), pa.bool_()),
         }
     )
-    return table.cast(POPULATION_SCHEMA).sort_by(
-        [
-            ("year", "ascending"),
-            ("municipality", "ascending"),
-            ("sex", "ascending"),
-            ("age", "ascending"),
-        ]
-    )
-
-
-def _parts_of_2024_units(borders: int) -> dict[str, list[tuple[str, float]]]:
-    """2024 municipality -> the municipalities of ``borders`` it is made of, with shares.
-
-    A 2024 municipality made of several older ones is divided in proportion to the share of
-    each older one that went into it, i.e. as if the merged municipalities were equally large:
-    no population by older borders is shipped (see docs/refdata.md). Such rows are approximate.
-    """
-    pieces: dict[str, list[tuple[str, float]]] = {}
-    for older, unit_2024, weight in zip(
-        texts(code_map(borders, SHIPPED_BORDERS)["from_code"]),
-        texts(code_map(borders, SHIPPED_BORDERS)["to_code"]),
-        code_map(borders, SHIPPED_BORDERS)["weight"].to_pylist(),
-        strict=True,
-    ):
-        pieces.setdefault(unit_2024, []).append((older, float(weight or 0.0)))
-    return {
-        unit_2024: [(older, weight / sum(w for _, w in parts)) for older, weight in parts]
-        for unit_2024, parts in pieces.items()
-    }
+    return table.cast(POPULATION_SCHEMA)
 
 
 def _largest_remainder(
@@ -227,8 +367,10 @@ def population(years: Iterable[int], borders: int = SHIPPED_BORDERS) -> pa.Table
 
     Columns: year int16, municipality str (code valid in ``borders``), sex int8 (1 male,
     2 female), age int16 (0..105, 105 = 105 and older), count int32, approximate bool (the
-    figure rests on an estimated split, see ``docs/refdata.md``). Years 2010–2026; borders
-    2006–2026. Summed over municipalities, every borders give the same national figure.
+    figure rests on a divided total: the municipality's share of a merged 2024 municipality
+    comes from SSB totals, its sex and age profile is the merged one's; see
+    :func:`border_shares` and ``docs/refdata.md``). Years 2010–2026; borders 2006–2026.
+    Summed over municipalities, every borders give the same national figure.
     """
     wanted = _check_years(years)
     check_year(borders)
@@ -236,6 +378,46 @@ def population(years: Iterable[int], borders: int = SHIPPED_BORDERS) -> pa.Table
     effective = min(borders, SHIPPED_BORDERS)
     parts = [_population_in_borders(effective, year) for year in wanted]
     return pa.concat_tables(parts) if parts else POPULATION_SCHEMA.empty_table()
+
+
+SHARES_SCHEMA = schema(
+    year=pa.int16(),
+    municipality=pa.string(),
+    municipalities_2024=pa.string(),
+    share=pa.float64(),
+    source_year=pa.int16(),
+    approximate=pa.bool_(),
+)
+
+
+def border_shares(year: int, borders: int) -> pa.Table:
+    """How :func:`population` divides the 2024 figures of ``year`` among ``borders``' units.
+
+    One row per municipality of ``borders``: the 2024 municipalities whose summed cells it
+    shares (``municipalities_2024``, '+'-joined), its ``share`` of them, and ``source_year``,
+    the year of the SSB totals behind the share (null where the share is a border-weight
+    estimate or where nothing is divided, share 1). Every (sex, age) cell gets the same share.
+    """
+    _check_years([year])
+    check_year(borders)
+    effective = min(borders, SHIPPED_BORDERS)
+    rows = [
+        (code, "+".join(pool.units_2024), share, pool.source_year, pool.approximate)
+        for pool in _pools(effective, year)
+        for code, share in pool.parts
+    ]
+    rows.sort()
+    return pa.table(
+        {
+            "year": pa.array([year] * len(rows), pa.int16()),
+            "municipality": pa.array([r[0] for r in rows], pa.string()),
+            "municipalities_2024": pa.array([r[1] for r in rows], pa.string()),
+            "share": pa.array([r[2] for r in rows], pa.float64()),
+            "source_year": pa.array([r[3] for r in rows], pa.int16()),
+            "approximate": pa.array([r[4] for r in rows], pa.bool_()),
+        },
+        schema=SHARES_SCHEMA,
+    )
 
 
 OPEN_AGE_GROUP_FROM = 90  # the five-year groups end with 90+, as SSB's published tables do
