@@ -1,0 +1,54 @@
+"""The model's parameters, read from ``model.toml`` (shipped with the package)."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+
+
+@cache
+def model() -> dict[str, Any]:
+    """The parsed parameter file."""
+    text = resources.files("samhandling.synth").joinpath("model.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def section(name: str) -> dict[str, Any]:
+    """One ``[section]`` of the parameter file (dotted names for nested tables)."""
+    node: Any = model()
+    for part in name.split("."):
+        node = node[part]
+    if not isinstance(node, dict):
+        raise TypeError(f"model.toml: {name} is not a table")
+    return node
+
+
+def floats(values: Any) -> F64:
+    """A list of numbers from the parameter file as a float array."""
+    return np.asarray(values, dtype=np.float64)
+
+
+def age_band(age: NDArray[np.int16]) -> NDArray[np.intp]:
+    """Index of the ssb135 age band (0-9 … 80+) of each age."""
+    bounds = np.asarray(section("model")["age_bands"], dtype=np.int64)
+    result: NDArray[np.intp] = np.searchsorted(bounds, age.astype(np.int64), side="right") - 1
+    return result
+
+
+def year_index(year: int) -> int:
+    """Position of ``year`` in the per-year parameter lists."""
+    years: list[int] = section("year_factor")["years"]
+    return years.index(year)
+
+
+def by_age(ages: list[float], values: list[float], age: NDArray[np.int16]) -> F64:
+    """A share that is linear between the listed ages (0 below the first age)."""
+    result: F64 = np.interp(age.astype(np.float64), floats(ages), floats(values), left=0.0)
+    return result
