@@ -84,7 +84,11 @@ def test_codes_are_valid_in_their_year(national: Path) -> None:
     codes = valid_codes(2012)
     episodes = _read(national, 2012, "episodes")
     assert set(episodes["municipality"].to_pylist()) <= codes
-    assert len(set(episodes["municipality"].to_pylist())) > 400  # nearly all 429 of 2012
+    sampled = set(_read(national, 2012, "population")["municipality"].to_pylist())
+    assert len(sampled) > 400  # nearly all 429 of 2012
+    # About 40 % of persons are patients in a year: a municipality with one or two sampled
+    # residents often has no episode.
+    assert len(set(episodes["municipality"].to_pylist())) > 350
     assert set(pc.drop_null(episodes["stay_municipality"]).to_pylist()) <= codes
     assert set(_read(national, 2012, "municipal_care")["municipality"].to_pylist()) <= codes
     assert set(_read(national, 2012, "population")["municipality"].to_pylist()) <= codes
@@ -323,9 +327,15 @@ def test_csv_delivery_reads_back_with_the_contract_types(tmp_path: Path) -> None
     assert "T" in header.split(",")[12].strip('"')  # admitted_at as ISO 8601
 
 
-def test_calibration_report_recomputes_cofinancing(two_years: Path) -> None:
-    report = calibration_report(two_years)
-    rows = {(r["metric"], r["year"]): r for r in report.to_pylist()}
+@pytest.fixture(scope="module")
+def report(two_years: Path) -> dict[tuple[str, int], dict[str, object]]:
+    return {(r["metric"], r["year"]): r for r in calibration_report(two_years).to_pylist()}
+
+
+def test_calibration_report_recomputes_cofinancing(
+    two_years: Path, report: dict[tuple[str, int], dict[str, object]]
+) -> None:
+    rows = report
     episodes = _read(two_years, 2012, "episodes").to_pylist()
     capped = sum(
         (
@@ -346,6 +356,55 @@ def test_calibration_report_recomputes_cofinancing(two_years: Path) -> None:
     assert got == expected.quantize(Decimal("0.001"))
     assert rows[("somatic_inpatient_stays", 2012)]["scaled"] is True
     assert rows[("somatic_emergency_share_inpatient", 2012)]["scaled"] is False
+
+
+# Contacts per distinct patient, with the band docs/synthetic-data.md documents (Calibration,
+# "Patients"): wide enough for the noise of ~6 500 sampled persons, narrow enough to catch a
+# model that spreads contacts over too many persons (one contact each) or piles them on a few.
+CONTACTS_PER_PATIENT_BANDS = {
+    "somatic_stays_per_inpatient": (1.25, 1.75),  # ≈ 1.5 (ssbP20 2019, ssbPat16)
+    "somatic_day_treatments_per_patient": (1.2, 1.6),  # ≈ 1.4 (ssbH17 / ssbPat16)
+    "somatic_outpatient_contacts_per_patient": (2.8, 3.8),  # 3.3-3.5 (ssbPat16, ssbP20)
+    "private_specialist_contacts_per_patient_somatic": (1.45, 1.95),  # 1.7 (hdAvt)
+    "mental_health_contacts_per_patient": (9.0, 15.0),  # ≈ 11-12 (ssb131, hmt10, napha12)
+    "private_specialist_contacts_per_patient_mental_health": (6.0, 18.0),  # 12.6-12.8 (hdAvt)
+    "substance_abuse_contacts_per_patient": (7.0, 16.0),  # ≈ 10 (ssb131, napha12)
+}
+
+
+@pytest.mark.parametrize("metric", sorted(CONTACTS_PER_PATIENT_BANDS))
+def test_contacts_per_patient_lie_in_their_band(
+    metric: str, report: dict[tuple[str, int], dict[str, object]]
+) -> None:
+    low, high = CONTACTS_PER_PATIENT_BANDS[metric]
+    for year in (2011, 2012):
+        row = report[(metric, year)]
+        assert row["scaled"] is False
+        assert low <= float(str(row["value"])) <= high, (metric, year, row["value"])
+
+
+def test_distinct_patients_are_a_realistic_share_of_the_population(two_years: Path) -> None:
+    for year in (2011, 2012):
+        episodes = _read(two_years, year, "episodes")
+        persons = int(pc.sum(_read(two_years, year, "population")["count"]).as_py())
+        real = episodes.filter(pc.invert(pc.starts_with(episodes["patient_id"], "EDGE-")))
+        hospital = pc.is_in(real["provider_type"], pa.array(["public", "private_contracted"]))
+        somatic = real.filter(pc.and_(pc.equal(real["sector"], "somatic"), hospital))
+        mental = real.filter(pc.and_(pc.equal(real["sector"], "mental_health"), hospital))
+        # 1.74 million of 4.95 million (35 %) somatic hospital patients in 2011 (hdNok15);
+        # about 180 000 (3.6 %) patients in mental health care (hmt10, napha12).
+        assert 0.30 < pc.count_distinct(somatic["patient_id"]).as_py() / persons < 0.40
+        assert 0.025 < pc.count_distinct(mental["patient_id"]).as_py() / persons < 0.05
+        # Most somatic inpatients also have outpatient contacts that year (ssbPat16: 1.93
+        # million patients, 1.76 million of them outpatients, 0.54 million inpatients).
+        patients = {
+            level: set(
+                somatic.filter(pc.equal(somatic["care_level"], level))["patient_id"].to_pylist()
+            )
+            for level in ("inpatient", "outpatient")
+        }
+        both = len(patients["inpatient"] & patients["outpatient"]) / len(patients["inpatient"])
+        assert 0.55 < both < 0.9
 
 
 def test_cli_writes_a_delivery_and_rejects_bad_years(tmp_path: Path) -> None:

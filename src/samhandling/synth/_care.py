@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from samhandling.contract import CARE_SERVICES, DISCHARGED_TO, arrow_schema
 from samhandling.synth._hospital import DAY_US, EPOCH, Block, Episodes
-from samhandling.synth._params import by_age, floats, section, year_index
+from samhandling.synth._params import by_age, floats, long_term_share, section, year_index
 from samhandling.synth._persons import FIRST_YEAR, LAST_KNOWN_YEAR, leave_year, patient_ids
 from samhandling.synth._random import stream_salt, uniform
 from samhandling.synth._tables import labels, numbered
@@ -51,18 +51,15 @@ def _leave_day(block: Block, rows: NDArray[np.intp]) -> I64:
     return result
 
 
-def _entry_year_after(
-    block: Block, rows: NDArray[np.intp], u: NDArray[np.float64], shares: list[float]
-) -> I64:
-    """First absolute day after this year on which ``u`` falls below the share (-1: never)."""
-    care = section("municipal_care")
+def _entry_year_after(block: Block, rows: NDArray[np.intp], u: NDArray[np.float64]) -> I64:
+    """First absolute day after this year on which ``u`` falls below the long-term share."""
     people = block.people
     age = people.age[block.rows[rows]].astype(np.int64)
     keys = people.key[block.rows[rows]]
     result = np.full(len(rows), -1, dtype=np.int64)
     for offset, y in enumerate(range(block.year.year + 1, LAST_KNOWN_YEAR + 1), start=1):
-        now = by_age(care["ages"], shares, (age + offset).astype(np.int16))
-        after = by_age(care["ages"], shares, (age + offset + 1).astype(np.int16))
+        now = long_term_share((age + offset).astype(np.int16), y - 1)
+        after = long_term_share((age + offset + 1).astype(np.int16), y)
         hit = (result < 0) & (u >= now) & (u < after)
         frac = uniform(keys[hit], stream_salt("long-term-entry", y))
         result[hit] = _first_day(y) + (frac * _days_in(y)).astype(np.int64)
@@ -134,7 +131,7 @@ def care_table(block: Block, episodes: Episodes, prefix: str) -> pa.Table:
             into_care = np.where(
                 block.long_term_entry[rows] >= 0,
                 first + block.long_term_entry[rows],
-                _entry_year_after(block, rows, u_ltc[rows], care["long_term_share"]),
+                _entry_year_after(block, rows, u_ltc[rows]),
             )
             finish = close(rows, begin, _leave_day(block, rows), into_care)
             spell(rows, name, begin, finish)

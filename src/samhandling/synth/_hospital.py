@@ -17,7 +17,13 @@ from numpy.typing import NDArray
 
 from samhandling.contract import CAME_FROM, CARE_LEVELS, DISCHARGED_TO, PROVIDER_TYPES, SECTORS
 from samhandling.synth._catalog import Catalog, Trusts, draw_drgs
-from samhandling.synth._params import age_band, by_age, floats, section, year_index
+from samhandling.synth._params import (
+    age_band,
+    floats,
+    long_term_share,
+    section,
+    year_index,
+)
 from samhandling.synth._persons import Persons
 from samhandling.synth._random import normal, stream_salt, uniform
 
@@ -136,12 +142,24 @@ def _emergency_time(rng: np.random.Generator, n: int) -> I64:
     return result
 
 
-def contact_counts(block: Block, kind: str) -> I64:
-    """Number of contacts of one type per person of the block (Poisson with frailty)."""
+def contact_counts(block: Block, kind: str, course_index: dict[str, F64]) -> I64:
+    """Number of contacts of one type per person of the block, in courses of contacts.
+
+    The expected number of contacts is the model's rate (age band, sex, year trend, municipal
+    multiplier) times a personal weight of mean 1: the frailty, or for a type that follows
+    another (``follows``: stays and day treatments in the course of outpatient care) a mix of the
+    frailty and the other type's course index (its courses × contacts per course / its rate, also
+    of mean 1), so the same persons get both kinds of contact. Contacts come in courses
+    (behandlingsforløp): a Poisson number of courses, each of 1 + a negative-binomial number of
+    further contacts with mean ``contacts_per_course`` - 1; the contact rate is kept while
+    contacts concentrate on fewer persons (repeat consultations, long courses in mental health
+    care). The type's own course index is stored in ``course_index[kind]``.
+    """
     cfg = section(f"contacts.{kind}")
     model = section("model")
     people = block.people
     rows = block.rows
+    rng = block.rng
     rates = floats(cfg["rates"])[block.band] / 1000.0
     female = people.sex[rows] == 2
     sex_factor = np.where(female, np.sqrt(cfg["female_factor"]), 1 / np.sqrt(cfg["female_factor"]))
@@ -156,11 +174,35 @@ def contact_counts(block: Block, kind: str) -> I64:
         rho = float(model["frailty_year_rho"])
         z = rho * normal(keys, stream_salt("frailty", "somatic")) + np.sqrt(
             1 - rho * rho
-        ) * block.rng.standard_normal(len(rows))
-    frailty = np.exp(sd * z - sd * sd / 2)
-    lam = rates * sex_factor * trend * block.multiplier * frailty
-    result: I64 = block.rng.poisson(lam).astype(np.int64)
+        ) * rng.standard_normal(len(rows))
+    frailty: F64 = np.exp(sd * z - sd * sd / 2)
+    weight = frailty
+    if "follows" in cfg:
+        share = float(cfg["follows_share"])
+        weight = share * course_index[str(cfg["follows"])] + (1 - share) * frailty
+    base = rates * sex_factor * trend * block.multiplier
+    per_course = float(cfg["contacts_per_course"])
+    courses: I64 = rng.poisson(base * weight / per_course).astype(np.int64)
+    course_index[kind] = np.divide(courses * per_course, base, out=frailty.copy(), where=base > 0)
+    if per_course <= 1.0:
+        return courses
+    # The sum of k courses' further contacts, each negative binomial (shape r, mean m - 1),
+    # is negative binomial with shape k·r and the same p.
+    shape = float(model["course_shape"])
+    p = shape / (shape + per_course - 1.0)
+    some = courses > 0
+    further = np.zeros(len(courses), dtype=np.int64)
+    further[some] = rng.negative_binomial(courses[some] * shape, p)
+    result: I64 = courses + further
     return result
+
+
+def block_contact_counts(block: Block) -> dict[str, I64]:
+    """Contacts per person of every contact type; a followed type is drawn before its followers."""
+    course_index: dict[str, F64] = {}
+    leads = [k for k in CONTACT_TYPES if "follows" not in section(f"contacts.{k}")]
+    followers = [k for k in CONTACT_TYPES if k not in leads]
+    return {kind: contact_counts(block, kind, course_index) for kind in leads + followers}
 
 
 def _empty(n: int) -> dict[str, NDArray[Any]]:
@@ -631,8 +673,8 @@ def block_episodes(block: Block, cat: Catalog, trusts: Trusts) -> Episodes:
     """All hospital episodes of a block of residents, in no particular order."""
     rng = block.rng
     episodes = Episodes()
-    counts = contact_counts(block, "somatic_inpatient")
-    person = np.repeat(np.arange(len(counts)), counts)
+    counts = block_contact_counts(block)
+    person = np.repeat(np.arange(len(block.rows)), counts["somatic_inpatient"])
     day = rng.integers(0, block.year.days, size=len(person)).astype(np.int64)
     stays = somatic_stays(block, cat, trusts, person, day)
     stays.add(**deliveries(block, cat, trusts).columns)
@@ -640,9 +682,7 @@ def block_episodes(block: Block, cat: Catalog, trusts: Trusts) -> Episodes:
     episodes.add(**stays.columns)
     episodes.add(**readmissions(block, cat, trusts, stays).columns)
     for kind in CONTACT_TYPES[1:]:
-        episodes.add(
-            **other_contacts(block, cat, trusts, kind, contact_counts(block, kind)).columns
-        )
+        episodes.add(**other_contacts(block, cat, trusts, kind, counts[kind]).columns)
     # Persons who die this year have no contacts after their death day.
     cols = episodes.columns
     person = cols["person"].astype(np.intp)
@@ -669,7 +709,6 @@ def block_facts(
 ) -> Block:
     """Person-level facts of a block: band, municipal multiplier, deaths, long-term care."""
     model = section("model")
-    care = section("municipal_care")
     code24 = people.codes24[int(people.home24[rows[0]])] if len(rows) else "0000"
     multiplier = float(
         np.exp(
@@ -689,8 +728,10 @@ def block_facts(
         -1,
     )
     u_ltc = uniform(keys, stream_salt("long-term-care"))
-    share_now = by_age(care["ages"], care["long_term_share"], age)
-    share_next = by_age(care["ages"], care["long_term_share"], (age + 1).astype(np.int16))
+    # In long-term care on 1 January: below last year's share for this age; entering during
+    # the year: below this year's share for next year's age.
+    share_now = long_term_share(age, year.year - 1)
+    share_next = long_term_share((age + 1).astype(np.int16), year.year)
     long_term = u_ltc < share_now
     entering = (~long_term) & (u_ltc < share_next)
     entry_day = (uniform(keys, stream_salt("long-term-entry", year.year)) * year.days).astype(

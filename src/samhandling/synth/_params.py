@@ -52,3 +52,18 @@ def by_age(ages: list[float], values: list[float], age: NDArray[np.int16]) -> F6
     """A share that is linear between the listed ages (0 below the first age)."""
     result: F64 = np.interp(age.astype(np.float64), floats(ages), floats(values), left=0.0)
     return result
+
+
+def long_term_share(age: NDArray[np.int16], year: int) -> F64:
+    """Share of persons of ``age`` in long-term care at the end of ``year`` (sykehjem).
+
+    The share by age (``[municipal_care] long_term_share``) times a per-year factor for ages
+    from ``long_term_factor_from_age`` (nursing-home use per old person fell after 2011); years
+    outside the model's range take the nearest year's factor.
+    """
+    care = section("municipal_care")
+    years: list[int] = section("year_factor")["years"]
+    factor = float(care["long_term_year_factor"][year_index(min(max(year, years[0]), years[-1]))])
+    share = by_age(care["ages"], care["long_term_share"], age)
+    result: F64 = np.where(age >= int(care["long_term_factor_from_age"]), share * factor, share)
+    return result

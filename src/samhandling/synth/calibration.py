@@ -134,6 +134,60 @@ _METRICS: dict[str, tuple[str, bool]] = {
         True,
     ),
 }
+# Distinct patients (unike pasienter) per sector and care level, and contacts per patient.
+# Hospitals: public and contracted providers; avtalespesialister are counted on their own.
+_HOSPITAL = "provider_type IN ('public', 'private_contracted')"
+_PATIENT_GROUPS: dict[str, tuple[str, str]] = {
+    "somatic_patients_hospitals": (
+        "somatic_contacts_per_patient_hospitals",
+        f"sector = 'somatic' AND {_HOSPITAL}",
+    ),
+    "somatic_inpatients": ("somatic_stays_per_inpatient", _SOMATIC_STAY),
+    "somatic_day_patients": (
+        "somatic_day_treatments_per_patient",
+        f"sector = 'somatic' AND care_level = 'day' AND {_HOSPITAL}",
+    ),
+    "somatic_outpatients_hospitals": (
+        "somatic_outpatient_contacts_per_patient",
+        f"sector = 'somatic' AND care_level = 'outpatient' AND {_HOSPITAL}",
+    ),
+    "private_specialist_patients_somatic": (
+        "private_specialist_contacts_per_patient_somatic",
+        "sector = 'somatic' AND provider_type = 'private_specialist'",
+    ),
+    "mental_health_patients": (
+        "mental_health_contacts_per_patient",
+        "sector = 'mental_health' AND provider_type <> 'private_specialist'",
+    ),
+    "mental_health_inpatients": (
+        "mental_health_stays_per_inpatient",
+        "sector = 'mental_health' AND care_level = 'inpatient' "
+        "AND provider_type <> 'private_specialist'",
+    ),
+    "mental_health_outpatients": (
+        "mental_health_outpatient_contacts_per_patient",
+        "sector = 'mental_health' AND care_level = 'outpatient' "
+        "AND provider_type <> 'private_specialist'",
+    ),
+    "private_specialist_patients_mental_health": (
+        "private_specialist_contacts_per_patient_mental_health",
+        "sector = 'mental_health' AND provider_type = 'private_specialist'",
+    ),
+    "substance_abuse_patients": (
+        "substance_abuse_contacts_per_patient",
+        "sector = 'substance_abuse'",
+    ),
+}
+for _patients, (_per_patient, _where) in _PATIENT_GROUPS.items():
+    _METRICS[_patients] = (
+        f"SELECT year, COUNT(DISTINCT patient_id) AS value FROM ep WHERE {_where} GROUP BY year",
+        True,
+    )
+    _METRICS[_per_patient] = (
+        "SELECT year, CAST(COUNT(*) AS DOUBLE) / COUNT(DISTINCT patient_id) AS value "
+        f"FROM ep WHERE {_where} GROUP BY year",
+        False,
+    )
 _STOCK = (
     "SELECT y.year, COUNT(DISTINCT c.patient_id) AS value FROM years AS y JOIN care_all AS c "
     "ON c.service = '{service}' AND c.start <= y.last_day "
