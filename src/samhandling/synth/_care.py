@@ -12,12 +12,14 @@ discharge are linked to the discharges that need them; more come at the model's 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
 from samhandling.contract import CARE_SERVICES, DISCHARGED_TO, arrow_schema
+from samhandling.refdata import code_map
 from samhandling.synth._hospital import DAY_US, EPOCH, Block, Episodes
 from samhandling.synth._params import by_age, floats, long_term_share, section, year_index
 from samhandling.synth._persons import FIRST_YEAR, LAST_KNOWN_YEAR, leave_year, patient_ids
@@ -73,6 +75,28 @@ def _stock_start(block: Block, rows: NDArray[np.intp], salt: str) -> I64:
     back = (uniform(keys, stream_salt("stock-start", salt)) * years * 365).astype(np.int64) + 1
     result: I64 = block.year.first_day - back
     return result
+
+
+def _codes_at_start(
+    year: int, year_codes: tuple[str, ...], code: NDArray[Any], begins: I64
+) -> pa.Array[Any]:
+    """Providing municipality in the codes of the spell's start year.
+
+    Spells that follow a discharge late in December start next year, when the municipality may
+    have a new code (a merger or renumbering on 1 January): map such codes forward.
+    """
+    names = np.asarray(year_codes, dtype=object)[code]
+    next_year = begins >= _first_day(year + 1)
+    if next_year.any():
+        mapping = code_map(year, year + 1).to_pylist()
+        best: dict[str, tuple[float, str]] = {}
+        for row in mapping:
+            held = best.get(row["from_code"])
+            if held is None or (row["weight"], row["to_code"]) > held:
+                best[row["from_code"]] = (row["weight"], row["to_code"])
+        names = names.copy()
+        names[next_year] = [best[c][1] for c in names[next_year]]
+    return pa.array(names, pa.string())
 
 
 def care_table(block: Block, episodes: Episodes, prefix: str) -> pa.Table:
@@ -176,13 +200,19 @@ def care_table(block: Block, episodes: Episodes, prefix: str) -> pa.Table:
     ends = np.concatenate(end)
     order = np.lexsort((kinds, rows, begins))
     rows, kinds, begins, ends = rows[order], kinds[order], begins[order], ends[order]
+    # A spell still running on the extract date is delivered as ongoing (no end), as a real
+    # extract would be; the date is fixed in model.toml so the files stay reproducible.
+    extract_day = (date.fromisoformat(str(section("model")["extract_date"])) - EPOCH).days
+    ends = np.where(ends > extract_day, -1, ends)
     p = block.rows[rows]
     n = len(rows)
     table = pa.table(
         {
             "care_id": numbered(prefix, np.arange(1, n + 1, dtype=np.int64), 6),
             "patient_id": patient_ids(people.key[p]),
-            "municipality": labels(people.year_codes, people.code[p]),
+            "municipality": _codes_at_start(
+                block.year.year, people.year_codes, people.code[p], begins
+            ),
             "service": labels(CARE_SERVICES, kinds),
             "start": pa.array(begins.astype("datetime64[D]"), pa.date32()),
             "end": pa.array(np.where(ends < 0, 0, ends).astype("datetime64[D]"), pa.date32()),

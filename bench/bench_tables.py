@@ -1,0 +1,118 @@
+"""Benchmark of table requests: protected cube slices against answering from raw episodes.
+
+Usage: ``python bench/bench_tables.py --fraction 0.01 --years 2012-2013 --repeat 30``.
+Generates a synthetic delivery (``samhandling.synth.generate``), builds the protected cubes once
+(build time reported), then times three typical requests through the API app (one municipality
+over time; all municipalities x year x age group; a diagnosis block across the country) and the
+same numbers computed from the raw episodes each time, p50/p95 in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from samhandling.api import ApiLimits, create_app
+from samhandling.engine import DuckDBEngine
+from samhandling.indicators.facts import icd10_block_table
+from samhandling.rules import load_rules
+from samhandling.synth import generate
+from samhandling.synth.commands import parse_years
+from samhandling.tables.catalog import build_catalog
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette prefers httpx2 for its test client
+    from fastapi.testclient import TestClient
+
+
+ONE = "one municipality over time (SD05)"
+ALL = "all municipalities x year x age (SD02)"
+BLOCK = "diagnosis block across the country (SD04)"
+
+
+def _percentiles(run: Callable[[], object], repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fraction", type=float, default=0.01)
+    parser.add_argument("--years", default="2012-2013")
+    parser.add_argument("--borders", type=int, default=2024)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    years = parse_years(args.years)
+    with tempfile.TemporaryDirectory(prefix="bench-tables-") as scratch:
+        out = Path(scratch)
+        generate(out, years, args.fraction, args.seed, "parquet", progress=False)
+        engine = DuckDBEngine()
+        engine.register_parquet("episodes", sorted(out.rglob("episodes.parquet")))
+        started = time.perf_counter()
+        catalog = build_catalog(
+            engine,
+            load_rules(),
+            borders=args.borders,
+            blocks=icd10_block_table(),
+            only=["SD02", "SD04", "SD05"],
+        )
+        build_s = time.perf_counter() - started
+        episodes = engine.query("SELECT COUNT(*) AS n FROM contact_facts")["n"][0].as_py()
+        print(f"fraction {args.fraction}, years {years}: {episodes:,} contacts")
+        for cube in catalog.cubes.values():
+            print(
+                f"  {cube.spec.id}: {cube.cells.num_rows:,} cells, "
+                f"{cube.suppressed_cells:,} suppressed"
+            )
+        print(f"cube build + protection: {build_s:.1f} s")
+        client = TestClient(
+            create_app(
+                catalog, limits=ApiLimits(max_calls_per_time_window=10**9, max_data_cells=10**9)
+            )
+        )
+        sd02 = catalog.cube("SD02").spec
+        munis = [c for c, _ in sd02.dimension("region").codes if c.isdigit() and len(c) == 4]
+        one = munis[0]
+        year_codes = ",".join(str(y) for y in years)
+        requests = {
+            ONE: f"/api/v2/tables/SD05/data?valuecodes[region]={one}&valuecodes[period]=*"
+            "&valuecodes[urgency]=emergency&valuecodes[drg_type]=M",
+            ALL: f"/api/v2/tables/SD02/data?valuecodes[region]={','.join(munis)}"
+            f"&valuecodes[period]={year_codes}&valuecodes[age]=A0-17,A18-49,A50-66,A67-79,"
+            "A80%2B&valuecodes[ContentsCode]=opphold",
+            BLOCK: f"/api/v2/tables/SD04/data?valuecodes[diagnosis]=E10-E14&valuecodes[period]="
+            f"{year_codes}&valuecodes[ContentsCode]=opphold,polikliniske",
+        }
+        raw = {
+            ONE: "SELECT year, SUM(bed_days), COUNT(*) FROM contact_facts WHERE residence = "
+            f"'{one}' AND is_stay = 1 AND urgency = 'emergency' AND drg_type = 'M' "
+            "GROUP BY year",
+            ALL: "SELECT residence, year, CASE WHEN age < 18 THEN 1 WHEN age < 50 THEN 2 "
+            "WHEN age < 67 THEN 3 WHEN age < 80 THEN 4 ELSE 5 END AS band, SUM(is_stay) "
+            "FROM contact_facts WHERE sector = 'somatic' GROUP BY 1, 2, 3",
+            BLOCK: "SELECT year, SUM(is_stay), SUM(is_outpatient) FROM contact_facts "
+            "WHERE sector = 'somatic' AND icd_block = 'E10-E14' GROUP BY year",
+        }
+        print(f"{'request':45} {'cube p50':>9} {'cube p95':>9} {'raw p50':>9} {'raw p95':>9}")
+        for name, url in requests.items():
+            assert client.get(url).status_code == 200
+            c50, c95 = _percentiles(lambda url=url: client.get(url), args.repeat)
+            r50, r95 = _percentiles(lambda sql=raw[name]: engine.query(sql), args.repeat)
+            print(f"{name:45} {c50:9.1f} {c95:9.1f} {r50:9.1f} {r95:9.1f}")
+        engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Shared helpers of the indicator families: rule values and grouping columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from samhandling.engine.dialect import quote_ident
+from samhandling.rules import RuleSet
+
+GROUPS = (
+    "residence",
+    "year",
+    "month",
+    "sex",
+    "age",
+    "sector",
+    "care_level",
+    "urgency",
+    "drg_type",
+    "discharged_to",
+    "icd_chapter",
+    "icd_block",
+    "health_trust",
+)
+
+
+def group_columns(by: Sequence[str], alias: str = "f") -> tuple[str, str]:
+    """SELECT list and GROUP BY list for grouping columns of ``contact_facts``."""
+    for column in by:
+        if column not in GROUPS:
+            raise ValueError(f"cannot group indicators by {column!r}; choose from {GROUPS}")
+    cols = [f"{alias}.{quote_ident(c)}" for c in by]
+    select = ", ".join(f"{c} AS {b}" for c, b in zip(cols, by, strict=True))
+    return (select + ", ") if select else "", ", ".join(cols)
+
+
+def rule_int(rules: RuleSet, rule_id: str, key: str | None = None, on: date | None = None) -> int:
+    return int(rules[rule_id].value_on(on or date.today(), key).decimal)
+
+
+def code_prefixes(rules: RuleSet, rule_id: str, on: date | None = None) -> dict[str, list[str]]:
+    """Keyed code-list rule as {group: [ICD-10 prefixes]}."""
+    rows = rules[rule_id].keys_on(on or date.today())
+    return {k: r.value.split() for k, r in sorted(rows.items())}
+
+
+def prefix_case(column: str, groups: dict[str, list[str]]) -> str:
+    """CASE expression naming the first group whose prefix ``column`` starts with."""
+    whens = []
+    for group, prefixes in groups.items():
+        cond = " OR ".join(f"{column} LIKE '{p}%'" for p in prefixes if p.isalnum())
+        whens.append(f"WHEN {cond} THEN '{group}'")
+    return "CASE " + " ".join(whens) + " ELSE NULL END"

@@ -1,0 +1,458 @@
+"""Protected cover cubes and the tables cut from them (the table generator, tabellgenerator).
+
+A *cube* counts the contact facts over a few dimensions, every level of every dimension at once
+(municipality ... country, month ... year, all totals). It is protected once, as a whole, with all
+its margins (:func:`samhandling.tables.disclosure.protect`). Every table a user can request, from
+the API, the CLI or Python, is a *slice* of a protected cube (choose codes per dimension, leave a
+dimension out to get its total); no request aggregates raw data again. So any set of requests
+reveals at most what the whole protected cube reveals, and the attacker audit of the cube covers
+every combination of requests (the cover-cube method for consistency across requests).
+
+Rates (per 1 000 inhabitants) and averages are computed from published cells only: a rate or
+average is hidden whenever its numerator or denominator count is hidden.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from samhandling.engine import Engine
+from samhandling.errors import SamhandlingError
+from samhandling.indicators.facts import residence_map
+from samhandling.tables.dimensions import Dimension
+from samhandling.tables.disclosure import PUBLISHED, REASON_NAMES, protect
+
+__all__ = [
+    "CONTENTS",
+    "SUPPRESSED",
+    "CubeSpec",
+    "DerivedMeasure",
+    "Measure",
+    "ProtectedCube",
+    "StatTable",
+    "TableError",
+    "build_cube",
+]
+
+CONTENTS = "ContentsCode"
+SUPPRESSED = ":"  # SSB/PxWeb symbol: confidential (vises ikke av personvernhensyn)
+
+
+class TableError(SamhandlingError):
+    """A table request names an unknown table, variable, code or measure."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An additive count summed over the cube's facts (SQL aggregate over alias ``f``)."""
+
+    id: str
+    label: str
+    sql: str
+    unit: str
+    decimals: int = 0
+
+
+@dataclass(frozen=True)
+class DerivedMeasure:
+    """numerator / denominator * scale; denominator is a measure id or ``population``."""
+
+    id: str
+    label: str
+    numerator: str
+    denominator: str
+    scale: int
+    unit: str
+    decimals: int = 1
+
+
+@dataclass(frozen=True)
+class CubeSpec:
+    """A table of the catalogue: what it counts, over which dimensions, from which facts."""
+
+    id: str
+    title: str
+    description: str
+    dimensions: tuple[Dimension, ...]
+    measures: tuple[Measure, ...]
+    derived: tuple[DerivedMeasure, ...] = ()
+    where: str = "TRUE"
+    facts: str = "contact_facts"
+    patients_sql: str = "COUNT(DISTINCT f.patient_id)"
+    notes: tuple[str, ...] = ()
+
+    def dimension(self, dim_id: str) -> Dimension:
+        for d in self.dimensions:
+            if d.id == dim_id:
+                return d
+        raise TableError(f"Tabell {self.id} har ingen variabel «{dim_id}»")
+
+    @property
+    def contents(self) -> tuple[tuple[str, str, str, int], ...]:
+        """(code, label, unit, decimals) of every measure, counts first."""
+        plain = [(m.id, m.label, m.unit, m.decimals) for m in self.measures]
+        plain.append(("pasienter", "Pasienter", "personer", 0))
+        return (*plain, *[(d.id, d.label, d.unit, d.decimals) for d in self.derived])
+
+
+@dataclass
+class StatTable:
+    """A published table: dimensions, values in row-major order, status and reasons per cell."""
+
+    id: str
+    title: str
+    dimensions: list[tuple[str, str, list[tuple[str, str]], str | None]]
+    units: dict[str, tuple[str, int]]
+    values: list[float | int | None]
+    reasons: dict[int, str]
+    notes: list[str]
+    source: str
+    updated: str
+    threshold: int
+    rule_version: str
+    dimension_notes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> list[int]:
+        return [len(codes) for _, _, codes, _ in self.dimensions]
+
+    def reordered(self, order: Sequence[str]) -> StatTable:
+        """The same cells with the dimensions in ``order`` first (PxWeb stub, then heading)."""
+        ids = [d[0] for d in self.dimensions]
+        unknown = [o for o in order if o not in ids]
+        if unknown:
+            raise TableError(f"Ukjent variabel «{unknown[0]}» i stub/heading")
+        new_ids = [*dict.fromkeys(order), *[i for i in ids if i not in order]]
+        perm = [ids.index(i) for i in new_ids]
+        old_index = np.arange(len(self.values)).reshape(self.shape).transpose(perm).ravel()
+        values = [self.values[int(i)] for i in old_index]
+        reasons = {
+            new: self.reasons[int(old)]
+            for new, old in enumerate(old_index)
+            if int(old) in self.reasons
+        }
+        return StatTable(
+            id=self.id,
+            title=self.title,
+            dimensions=[self.dimensions[p] for p in perm],
+            units=self.units,
+            values=values,
+            reasons=reasons,
+            notes=self.notes,
+            source=self.source,
+            updated=self.updated,
+            threshold=self.threshold,
+            rule_version=self.rule_version,
+            dimension_notes=self.dimension_notes,
+        )
+
+    def rows(self) -> list[tuple[list[str], float | int | None, str | None]]:
+        """Each cell as (codes per dimension, value, suppression reason or None)."""
+        out = []
+        code_lists = [[c for c, _ in codes] for _, _, codes, _ in self.dimensions]
+        for i, combo in enumerate(itertools.product(*code_lists)):
+            out.append((list(combo), self.values[i], self.reasons.get(i)))
+        return out
+
+
+@dataclass
+class ProtectedCube:
+    """A cube after disclosure control, ready to be sliced."""
+
+    spec: CubeSpec
+    cells: pa.Table
+    population: dict[tuple[str, ...], int]
+    threshold: int
+    rule_version: str
+    built: str
+    _index: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        dims = [d.id for d in self.spec.dimensions]
+        keys = zip(*[self.cells[d].to_pylist() for d in dims], strict=True)
+        self._index = {tuple(k): i for i, k in enumerate(keys)}
+        self._columns: dict[str, list[Any]] = {
+            name: self.cells[name].to_pylist() for name in self.cells.column_names
+        }
+
+    @property
+    def suppressed_cells(self) -> int:
+        return int(sum(1 for r in self._columns["reason"] if r != PUBLISHED))
+
+    def write(self, path: Path) -> None:
+        """Persist the protected cells (Parquet); population and spec come from the catalogue."""
+        meta = {
+            b"threshold": str(self.threshold).encode(),
+            b"rule_version": self.rule_version.encode(),
+            b"built": self.built.encode(),
+        }
+        pop = pa.table(
+            {
+                "key": pa.array(["|".join(k) for k in self.population], pa.string()),
+                "count": pa.array(list(self.population.values()), pa.int64()),
+            }
+        )
+        path.mkdir(parents=True, exist_ok=True)
+        pq.write_table(self.cells.replace_schema_metadata(meta), path / f"{self.spec.id}.parquet")
+        pq.write_table(pop, path / f"{self.spec.id}.population.parquet")
+
+    @classmethod
+    def read(cls, spec: CubeSpec, path: Path) -> ProtectedCube:
+        cells = pq.read_table(path / f"{spec.id}.parquet")
+        meta = cells.schema.metadata or {}
+        pop = pq.read_table(path / f"{spec.id}.population.parquet")
+        keys: list[Any] = pop["key"].to_pylist()
+        counts: list[Any] = pop["count"].to_pylist()
+        population = {tuple(str(k).split("|")): int(v) for k, v in zip(keys, counts, strict=True)}
+        return cls(
+            spec,
+            cells.replace_schema_metadata(None),
+            population,
+            int(meta[b"threshold"].decode()),
+            meta[b"rule_version"].decode(),
+            meta[b"built"].decode(),
+        )
+
+    def _cell(self, key: tuple[str, ...], measure: str) -> tuple[float | int | None, int]:
+        i = self._index.get(key)
+        if i is None:
+            return 0, PUBLISHED
+        return self._columns[measure][i], int(self._columns["reason"][i])
+
+    def _population(self, key: tuple[str, ...]) -> int | None:
+        dims = self.spec.dimensions
+        parts: list[str] = []
+        for d, code in zip(dims, key, strict=True):
+            if d.id == "period":
+                parts.append(code[:4])
+            elif d.id in ("region", "sex", "age"):
+                parts.append(code)
+            elif code != d.total:
+                return None  # no population for a diagnosis group, a care level...
+        return self.population.get(tuple(parts))
+
+    def slice(
+        self,
+        selection: Mapping[str, Sequence[str]] | None = None,
+        measures: Sequence[str] | None = None,
+    ) -> StatTable:
+        """Cut a table: codes per selected dimension (others at their total) and measures."""
+        selection = dict(selection or {})
+        spec = self.spec
+        contents = {c[0]: c for c in spec.contents}
+        wanted_measures = list(measures) if measures else [c[0] for c in spec.contents]
+        for m in wanted_measures:
+            if m not in contents:
+                raise TableError(f"Tabell {spec.id} har ikke målet «{m}»")
+        unknown = set(selection) - {d.id for d in spec.dimensions}
+        if unknown:
+            raise TableError(f"Tabell {spec.id} har ingen variabel «{sorted(unknown)[0]}»")
+        out_dims: list[tuple[str, str, list[tuple[str, str]], str | None]] = []
+        per_dim: list[list[str]] = []
+        for d in spec.dimensions:
+            labels = d.labels
+            chosen = list(selection.get(d.id, []))
+            if not chosen:
+                per_dim.append([d.total])
+                continue
+            for code in chosen:
+                if code not in labels:
+                    raise TableError(f"Ukjent kode «{code}» for variabelen «{d.id}»")
+            per_dim.append(chosen)
+            out_dims.append((d.id, d.label, [(c, labels[c]) for c in chosen], d.role))
+        out_dims.append(
+            (
+                CONTENTS,
+                "statistikkvariabel",
+                [(m, contents[m][1]) for m in wanted_measures],
+                "metric",
+            )
+        )
+        derived = {d.id: d for d in spec.derived}
+        values: list[float | int | None] = []
+        reasons: dict[int, str] = {}
+        for key in itertools.product(*per_dim):
+            for m in wanted_measures:
+                if m in derived:
+                    value, reason = self._derived(key, derived[m])
+                else:
+                    value, reason = self._cell(key, m)
+                if reason != PUBLISHED:
+                    reasons[len(values)] = REASON_NAMES[reason]
+                    value = None
+                values.append(value)
+        # Dimensions with one code that the user did not pick are reported as notes.
+        eliminated = [
+            f"{d.label}: {d.labels[d.total]}" for d in spec.dimensions if d.id not in selection
+        ]
+        notes = [*spec.notes]
+        if eliminated:
+            notes.append("Summert over " + "; ".join(eliminated) + ".")
+        notes.append(
+            f"Celler med færre enn {self.threshold} pasienter er prikket ({SUPPRESSED}); "
+            "andre celler er prikket slik at de prikkede ikke kan regnes ut fra summene."
+        )
+        return StatTable(
+            id=spec.id,
+            title=spec.title,
+            dimensions=out_dims,
+            units={m: (contents[m][2], contents[m][3]) for m in wanted_measures},
+            values=values,
+            reasons=reasons,
+            notes=notes,
+            source="samhandling (syntetiske eller leverte NPR-lignende data)",
+            updated=self.built,
+            threshold=self.threshold,
+            rule_version=self.rule_version,
+            dimension_notes={d.id: d.notes for d in spec.dimensions if d.notes},
+        )
+
+    def _derived(self, key: tuple[str, ...], d: DerivedMeasure) -> tuple[float | None, int]:
+        num, num_reason = self._cell(key, d.numerator)
+        if num_reason != PUBLISHED:
+            return None, num_reason
+        if d.denominator == "population":
+            den: float | int | None = self._population(key)
+            den_reason = PUBLISHED
+        else:
+            den, den_reason = self._cell(key, d.denominator)
+        if den_reason != PUBLISHED:
+            return None, den_reason
+        if not den or num is None:
+            return None, PUBLISHED
+        exact = Decimal(int(num)) * d.scale / Decimal(int(den))
+        return float(exact.quantize(Decimal(1).scaleb(-d.decimals), ROUND_HALF_UP)), PUBLISHED
+
+
+def _cube_sql(spec: CubeSpec) -> str:
+    selects = [f"d{i}.code AS {d.id}" for i, d in enumerate(spec.dimensions)]
+    joins = [
+        f"JOIN cube_{spec.id}_{d.id} AS d{i} ON d{i}.key = {d.key_sql}"
+        for i, d in enumerate(spec.dimensions)
+    ]
+    aggregates = [f"{m.sql} AS {m.id}" for m in spec.measures]
+    aggregates.append(f"{spec.patients_sql} AS pasienter")
+    groups = ", ".join(f"d{i}.code" for i in range(len(spec.dimensions)))
+    return (
+        f"SELECT {', '.join(selects + aggregates)} FROM {spec.facts} AS f "
+        + " ".join(joins)
+        + f" WHERE {spec.where} GROUP BY {groups} ORDER BY {groups}"
+    )
+
+
+def _population_lookup(engine: Engine, spec: CubeSpec, borders: int) -> dict[tuple[str, ...], int]:
+    if not any(d.denominator == "population" for d in spec.derived):
+        return {}
+    if not engine.has_relation("population"):
+        return {}
+    found: list[Any] = engine.query("SELECT DISTINCT year FROM population")["year"].to_pylist()
+    years = [int(y) for y in found]
+    engine.register_arrow("pop_residence", residence_map(sorted(years), borders))
+    parts = {
+        "region": "f.residence",
+        "sex": "CAST(f.sex AS VARCHAR)",
+        "age": "CAST(f.age AS VARCHAR)",
+    }
+    dims = [d for d in spec.dimensions if d.id in parts]
+    selects = ["CAST(f.year AS VARCHAR) AS year"] + [
+        f"d{i}.code AS {d.id}" for i, d in enumerate(dims)
+    ]
+    joins = [
+        f"JOIN cube_{spec.id}_{d.id} AS d{i} ON d{i}.key = {parts[d.id]}"
+        for i, d in enumerate(dims)
+    ]
+    groups = ", ".join(["f.year"] + [f"d{i}.code" for i in range(len(dims))])
+    sql = (
+        f"SELECT {', '.join(selects)}, SUM(f.count) AS n FROM ("
+        "SELECT p.year, COALESCE(r.residence, p.municipality) AS residence, p.sex, p.age, p.count "
+        "FROM population AS p LEFT JOIN pop_residence AS r "
+        "ON r.year = p.year AND r.municipality = p.municipality) AS f "
+        + " ".join(joins)
+        + f" GROUP BY {groups}"
+    )
+    got = engine.query(sql)
+    order = [d.id for d in spec.dimensions if d.id in ("period", "region", "sex", "age")]
+    lookup: dict[tuple[str, ...], int] = {}
+    cols: dict[str, list[Any]] = {name: got[name].to_pylist() for name in got.column_names}
+    for i in range(got.num_rows):
+        key = tuple(str(cols["year"][i] if name == "period" else cols[name][i]) for name in order)
+        lookup[key] = int(cols["n"][i])
+    return lookup
+
+
+def _lines(spec: CubeSpec, cells: pa.Table) -> list[list[int]]:
+    dims = spec.dimensions
+    columns: list[list[Any]] = [cells[d.id].to_pylist() for d in dims]
+    n = cells.num_rows
+    lines: dict[tuple[object, ...], list[int]] = {}
+    parent_at: dict[tuple[object, ...], int] = {}
+    for pos, d in enumerate(dims):
+        as_parent: dict[str, list[int]] = {}
+        as_child: dict[str, list[int]] = {}
+        for li, (parent, children) in enumerate(d.lines):
+            as_parent.setdefault(parent, []).append(li)
+            for child in children:
+                as_child.setdefault(child, []).append(li)
+        col = columns[pos]
+        for i in range(n):
+            code = col[i]
+            if code not in as_parent and code not in as_child:
+                continue
+            others = tuple(columns[k][i] for k in range(len(dims)) if k != pos)
+            for li in as_parent.get(code, ()):
+                parent_at[(pos, li, others)] = i
+            for li in as_child.get(code, ()):
+                lines.setdefault((pos, li, others), []).append(i)
+    out: list[list[int]] = []
+    for key in sorted(lines, key=lambda k: (k[0], k[1], str(k[2]))):
+        parent_cell = parent_at.get(key)
+        if parent_cell is None:
+            raise SamhandlingError(f"Kuben mangler en sumcelle for linjen {key}")
+        out.append([parent_cell, *lines[key]])
+    return out
+
+
+def build_cube(
+    engine: Engine,
+    spec: CubeSpec,
+    *,
+    threshold: int,
+    rule_version: str,
+    borders: int,
+    built: str | None = None,
+) -> ProtectedCube:
+    """Count the cube from the facts on ``engine`` and protect it with all its margins."""
+    for d in spec.dimensions:
+        engine.register_arrow(f"cube_{spec.id}_{d.id}", d.mapping_table())
+    cells = engine.query(_cube_sql(spec))
+    additive = {m.id: np.asarray(cells[m.id].to_pylist(), dtype=np.float64) for m in spec.measures}
+    patients = np.asarray(cells["pasienter"].to_pylist(), dtype=np.int64)
+    reasons = protect(patients, additive, _lines(spec, cells), threshold)
+    cast: list[pa.Field[Any]] = [pa.field(d.id, pa.string()) for d in spec.dimensions]
+    cast += [pa.field(m.id, pa.int64()) for m in spec.measures]
+    cast.append(pa.field("pasienter", pa.int64()))
+    cells = cells.select([f.name for f in cast]).cast(pa.schema(cast))
+    cells = cells.append_column("reason", pa.array(reasons, pa.int8()))
+    stamp = built or datetime.now().astimezone().replace(microsecond=0).isoformat()
+    return ProtectedCube(
+        spec,
+        cells,
+        _population_lookup(engine, spec, borders),
+        threshold,
+        rule_version,
+        stamp,
+    )
+
+
+def today_iso() -> str:
+    return date.today().isoformat()

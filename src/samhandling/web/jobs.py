@@ -1,0 +1,117 @@
+"""Computations for the portal, run on worker threads so that no request waits on another.
+
+A page asks for a result by key (what, for which year, on which warehouse state). The first ask
+starts the computation in a small thread pool; a request waits a moment for it and otherwise shows
+a progress page that reloads itself. Results are kept (up to a limit) until the warehouse changes:
+the key includes the ledger's last entry, so a new delivery makes fresh results.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from samhandling.engine import DuckDBEngine, Engine
+from samhandling.warehouse import Warehouse
+
+__all__ = ["Computation", "Computations"]
+
+Compute = Callable[[Engine], Any]
+
+
+class _WorkerEngine(DuckDBEngine):
+    """A DuckDB engine created and used by one worker thread only.
+
+    ``DuckDBEngine`` gives every non-main thread its own cursor, but Arrow relations are
+    registered on the main connection and a cursor does not see them (DuckDB keeps them
+    per connection); with one engine per computation, on one thread, the connection itself
+    is safe to use.
+    """
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.connection
+
+
+@dataclass
+class Computation:
+    """One computation: running, done (``result``) or failed (``error``)."""
+
+    label: str
+    future: Future[Any]
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def result(self) -> Any:
+        """The result (re-raises the computation's error)."""
+        return self.future.result()
+
+
+class Computations:
+    """A bounded pool of worker threads and a cache of their results."""
+
+    def __init__(self, warehouse: Warehouse, *, workers: int = 2, keep: int = 64) -> None:
+        self.warehouse = warehouse
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="portal-compute")
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[Hashable, Computation] = OrderedDict()
+
+    def state(self) -> str:
+        """What the warehouse holds now: the ledger's length and last delivery."""
+        entries = self.warehouse.deliveries()
+        return f"{len(entries)}:{entries[-1].delivery_id if entries else ''}"
+
+    def submit(self, key: Hashable, label: str, compute: Compute) -> Computation:
+        """The computation for ``key`` on the current warehouse, started if it is not known."""
+        full_key = (self.state(), key)
+        with self._lock:
+            known = self._cache.get(full_key)
+            if known is not None and not (known.done and known.future.exception() is not None):
+                self._cache.move_to_end(full_key)
+                return known
+            job = Computation(label, self._pool.submit(self._run, compute))
+            self._cache[full_key] = job
+            while len(self._cache) > self._keep:
+                self._cache.popitem(last=False)
+            return job
+
+    def _run(self, compute: Compute) -> Any:
+        # One engine per computation: instruments create working tables on their engine.
+        with _WorkerEngine() as engine:
+            self.warehouse.register(engine)
+            result = compute(engine)
+            if isinstance(result, pa.Table):
+                # Materialise before the engine (and its Arrow buffers) goes away.
+                return result.combine_chunks()
+            return result
+
+    def wait(self, jobs: list[Computation], seconds: float) -> bool:
+        """Wait up to ``seconds`` for all ``jobs``; whether all are done."""
+        deadline = time.monotonic() + seconds
+        for job in jobs:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                job.future.exception(timeout=remaining)
+            except TimeoutError:
+                break
+        return all(j.done for j in jobs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

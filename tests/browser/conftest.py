@@ -1,0 +1,142 @@
+"""Browser tests: Debian's chromium driven by Playwright against the portal in a server thread.
+
+The portal runs on a tiny hand-made warehouse (``tiny_warehouse/``, described in
+``tests/test_web.py``) in a uvicorn thread on 127.0.0.1 and a free port. Chromium comes from
+Debian (``scripts/install-browser`` installs it when missing); Playwright's own browser
+downloads are never used. Screenshots of each main page are kept in
+``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+from samhandling.store import Store
+from samhandling.warehouse import Warehouse
+from samhandling.web import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+TINY = Path(__file__).parent / "tiny_warehouse"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+USERS = {
+    "bodo": ("pw-bodo", "municipality", "1804"),
+    "oslo": ("pw-oslo", "municipality", "0301"),
+    "nlsh": ("pw-nlsh", "health_trust", "983974910"),
+    "nasjonal": ("pw-nasjonal", "national", None),
+    "publikum": ("pw-publikum", "public", None),
+}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium, installed by ``scripts/install-browser`` if it is missing."""
+    if not CHROMIUM.exists():
+        script = ROOT / "scripts" / "install-browser"
+        subprocess.run([str(script)], check=False, capture_output=True)
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing and scripts/install-browser could not install it "
+            "(needs root and apt); install the Debian package 'chromium'"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = tmp_path_factory.mktemp("browser")
+    shutil.copytree(TINY, base / "delivery")
+    wh = Warehouse(base / "warehouse")
+    wh.ingest(base / "delivery", as_of=date(2014, 6, 30))
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    store = Store(f"sqlite:///{wh.path / 'portal.sqlite3'}", password_hasher=hasher)
+    for name, (password, role, org) in USERS.items():
+        store.add_user(name, password, role, org)  # type: ignore[arg-type]
+    app = create_app(wh.path, store=store, wait_seconds=60)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    assert server.started, "the portal did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: Path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright would otherwise look for (and offer to download) its own browser builds.
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium),
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: object, portal_url: str) -> Iterator[object]:
+    """A fresh browser context (no cookies) sized like a laptop, Norwegian locale."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(
+        base_url=portal_url,
+        locale="nb-NO",
+        viewport={"width": 1366, "height": 900},
+        accept_downloads=True,
+    )
+    context.set_default_timeout(30_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def log_in(page: object) -> Callable[[str], None]:
+    """Log ``page`` in as one of :data:`USERS` through the login form."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+
+    def go(username: str) -> None:
+        page.goto("/logg-inn")
+        page.get_by_label("Brukernavn").fill(username)
+        page.get_by_label("Passord").fill(USERS[username][0])
+        page.get_by_role("button", name="Logg inn").click()
+        page.wait_for_load_state()
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -1,0 +1,184 @@
+"""The portal in a real browser: every role logs in, follows a bill, and meets its limits.
+
+Numbers are the hand-computed ones of ``tests/test_web.py`` (same tiny warehouse).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+NBSP = "\u00a0"
+
+
+def kr(text: str) -> str:
+    return text.replace(" ", NBSP)
+
+
+LogIn = Callable[[str], None]
+
+
+LANDING = {
+    # username: (heading of the page the role lands on, screenshot name)
+    "bodo": ("Min kommune: Bodø (1804)", "min-kommune"),
+    "nlsh": ("Nordlandssykehuset HF (983974910)", "helseforetak"),
+    "nasjonal": ("Landet", "landet"),
+    "publikum": ("Samhandlingsportalen", "forside-publikum"),
+}
+
+
+@pytest.mark.parametrize("username", sorted(LANDING))
+def test_each_role_logs_in_and_lands_on_its_page(
+    page: Page, log_in: LogIn, screenshots: Path, username: str
+) -> None:
+    heading, shot = LANDING[username]
+    log_in(username)
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.get_by_role("button", name="Logg ut")).to_be_visible()
+    page.screenshot(path=str(screenshots / f"{shot}.png"), full_page=True)
+
+
+def test_login_page_and_wrong_password(page: Page, screenshots: Path) -> None:
+    page.goto("/logg-inn")
+    page.screenshot(path=str(screenshots / "logg-inn.png"), full_page=True)
+    page.get_by_label("Brukernavn").fill("bodo")
+    page.get_by_label("Passord").fill("feil")
+    page.get_by_role("button", name="Logg inn").click()
+    expect(page.get_by_role("alert")).to_have_text("Feil brukernavn eller passord.")
+
+
+def test_municipality_follows_a_bill_to_its_line_items_and_explanation(
+    page: Page, log_in: LogIn, screenshots: Path
+) -> None:
+    log_in("bodo")
+    page.get_by_role("link", name="Vis linjer for Nordlandssykehuset HF, januar 2013").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Faktura fra Nordlandssykehuset HF til Bodø, januar 2013"
+    )
+    rows = page.locator("#linjer tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td")).to_have_text(
+        [
+            "P1",
+            "Somatikk",
+            "15.01.2013",
+            "19.01.2013",
+            "5",
+            re.compile(rf"^{kr('4 125,00')}"),
+            kr("20 625,00"),
+        ]
+    )
+    expect(page.locator("#linjer tfoot")).to_contain_text(kr("20 625,00"))
+    page.screenshot(path=str(screenshots / "fakturalinjer.png"), full_page=True)
+    page.get_by_role("link", name="E1").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Forklaring av episode E1")
+    expect(page.locator("main")).to_contain_text(kr("7 676,80"))
+    expect(page.locator("#forklar-regler")).to_contain_text("Døgnpris for utskrivningsklare")
+    page.screenshot(path=str(screenshots / "forklaring.png"), full_page=True)
+
+
+def test_downloaded_line_items_equal_the_api(page: Page, log_in: LogIn) -> None:
+    log_in("bodo")
+    page.goto("/kommune/1804/utskrivningsklare/983974910/2013-03")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="CSV").click()
+    download = info.value
+    assert download.suggested_filename == "utskrivningsklare-1804-983974910-2013-03.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text("utf-8"))))
+    api = page.request.get("/json/kommune/1804/utskrivningsklare/983974910/2013-03").json()
+    assert [(r["episode_id"], int(r["days"]), Decimal(r["amount"])) for r in rows] == [
+        (line["episode_id"], line["days"], Decimal(line["amount"])) for line in api["lines"]
+    ]
+    # E3: 4 and 5 March, 2 days × 4 125 kr.
+    assert api["amount"] == "8250.00" and [r["episode_id"] for r in rows] == ["E3"]
+
+
+def test_municipality_cannot_reach_another_municipalitys_line_items(
+    page: Page, log_in: LogIn
+) -> None:
+    log_in("bodo")
+    # By the UI: no link to Oslo's bills anywhere on Min kommune.
+    assert page.locator('a[href*="/kommune/0301"]').count() == 0
+    # By direct URL and by the API.
+    response = page.goto("/kommune/0301/utskrivningsklare/993467049/2013-02")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("alert")).to_have_text("Du har ikke tilgang til disse fakturalinjene.")
+    assert kr("12 375,00") not in page.content()
+    api = page.request.get("/json/kommune/0301/utskrivningsklare/993467049/2013-02")
+    assert api.status == 403
+    download = page.request.get("/kommune/0301/utskrivningsklare/993467049/2013-02/linjer.csv")
+    assert download.status == 403
+    explain = page.goto("/forklar/E2")
+    assert explain is not None and explain.status == 404
+
+
+def test_chart_numbers_are_one_keypress_away(page: Page, log_in: LogIn) -> None:
+    log_in("bodo")
+    table = page.locator("#tabell-kmf")
+    expect(table).to_be_hidden()
+    summary = page.locator("summary", has_text="Vis tallene")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(table).to_be_visible()
+    expect(table.locator("tfoot")).to_contain_text(kr("13 818,24"))
+    expect(page.get_by_role("img", name="Kommunal medfinansiering per måned 2013")).to_be_visible()
+
+
+def test_keyboard_user_can_skip_to_content(page: Page) -> None:
+    page.goto("/regler")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Hopp til innholdet")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+
+def test_rules_and_data_pages(page: Page, log_in: LogIn, screenshots: Path) -> None:
+    page.goto("/regler")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Regler")
+    row = page.get_by_role("row").filter(has_text="discharge_ready.daily_rate")
+    expect(row).to_contain_text("ikke verifisert")
+    page.screenshot(path=str(screenshots / "regler.png"), full_page=True)
+    page.get_by_role("link", name="Indikatorer").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Indikatorer")
+    page.screenshot(path=str(screenshots / "indikatorer.png"), full_page=True)
+    log_in("nasjonal")
+    page.get_by_role("link", name="Data", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Data")
+    expect(page.locator("main")).to_contain_text("kommunenummeret fantes ikke det året")
+    page.screenshot(path=str(screenshots / "data.png"), full_page=True)
+
+
+def test_tablet_layout_keeps_tables_reachable(page: Page, log_in: LogIn, screenshots: Path) -> None:
+    page.set_viewport_size({"width": 768, "height": 1024})
+    log_in("nlsh")
+    table = page.locator("#tabell-fakturaer")
+    expect(table).to_be_visible()
+    # Wide tables scroll inside themselves instead of widening the page.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 768
+    page.screenshot(path=str(screenshots / "helseforetak-nettbrett.png"), full_page=True)
+
+
+def test_table_generator_builds_a_table_from_the_form(page: Page, screenshots: Path) -> None:
+    page.goto("/tabeller")
+    page.get_by_role("link", name=re.compile("^Kontakter, døgnopphold")).click()
+    page.get_by_label("Region").select_option(["1804"])
+    page.get_by_label("Sektor").select_option(["_T", "mental_health", "somatic"])
+    page.get_by_role("button", name="Vis tabellen").click()
+    rows = page.locator("#tabell tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator("ol.footnotes")).to_contain_text("primærprikking")
+    # The address holds the choices: opening it again gives the same table.
+    shared = page.url
+    assert "region=1804" in shared and "sector=mental_health" in shared
+    page.goto(shared)
+    expect(page.locator("#tabell tbody tr")).to_have_count(3)
+    page.screenshot(path=str(screenshots / "tabellgenerator.png"), full_page=True)
