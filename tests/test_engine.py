@@ -52,3 +52,20 @@ def test_query_error_carries_sql(engine: Engine) -> None:
 
 def test_transpile_is_single_statement() -> None:
     assert "SELECT" in to_spark("SELECT 1 AS a")
+
+
+def test_arrow_relations_are_visible_from_other_threads() -> None:
+    """One connection, a cursor per thread: tables registered before or after a thread's cursor
+    exists are visible to it (the portal and API query from worker threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from samhandling.engine import DuckDBEngine
+
+    with DuckDBEngine() as duck:
+        duck.register_arrow("before", pa.table({"x": [1, 2, 3]}))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(lambda: duck.query("SELECT SUM(x) AS s FROM before")).result()
+            duck.register_arrow("after", pa.table({"x": [10, 20]}))
+            totals = list(pool.map(lambda _: duck.query("SELECT SUM(x) AS s FROM after"), range(4)))
+        assert first.column("s").to_pylist() == [6]
+        assert [t.column("s").to_pylist() for t in totals] == [[30]] * 4

@@ -39,8 +39,8 @@ def _episodes() -> pa.Table:
             "main_diagnosis": "J44",
             "delivery_id": "d1",
         }
-        for name in columns:
-            columns[name].append(values.get(name))
+        for name, column in columns.items():
+            column.append(values.get(name))
     return pa.table(columns, schema=schema)
 
 

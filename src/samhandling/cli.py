@@ -44,6 +44,7 @@ def _register_all() -> None:
         "samhandling.ingest.commands",
         "samhandling.instruments.commands",
         "samhandling.tables.commands",
+        "samhandling.web.commands",
         "samhandling.demo",
     ):
         try:

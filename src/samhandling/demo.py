@@ -1,4 +1,4 @@
-"""``samhandling demo``: synthetic national data → ingest → computations → summary (→ portal).
+"""``samhandling demo``: synthetic national data → ingest → computations → summary → portal.
 
 The demo is the README's first command. It is re-runnable: generating the same seed and fraction
 again gives the same files, and ingesting a delivery that is already loaded changes nothing.
@@ -121,6 +121,7 @@ def run_demo(options: DemoOptions) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
+        *,
         years: Annotated[str, typer.Option(help="År, f.eks. 2009-2014")] = "2009-2014",
         fraction: Annotated[
             float, typer.Option(help="Andel av befolkningen (1.0 = hele landet)")
@@ -129,10 +130,18 @@ def register(app: typer.Typer) -> None:
         warehouse: Annotated[
             Path | None, typer.Option(help="Datavarehusmappe (standard: ./samhandling-data)")
         ] = None,
+        serve: Annotated[
+            bool, typer.Option("--portal/--uten-portal", help="Start webportalen til slutt.")
+        ] = True,
+        port: Annotated[int, typer.Option(help="Port for webportalen.")] = 8000,
     ) -> None:
-        """Demo: syntetiske nasjonale data → innlesing → beregninger → oppsummering."""
+        """Demo: syntetiske nasjonale data → innlesing → beregninger → oppsummering → portal."""
         from samhandling.config import warehouse_dir
 
         home = warehouse_dir(warehouse)
         inbox = home.parent / f"{home.name}-leveranser" / f"demo-{seed}-{fraction:g}"
         run_demo(DemoOptions(parse_years(years), fraction, seed, home, inbox))
+        if serve:
+            from samhandling.web.commands import serve_portal
+
+            serve_portal(home, port=port, demo_users=True)

@@ -40,6 +40,8 @@ class DuckDBEngine(Engine):
         if memory_limit is not None:
             self._conn.execute(f"SET memory_limit = {_sql_string(memory_limit)}")
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._arrow_keep: dict[str, pa.Table] = {}
         self._relations: set[str] = set()
 
@@ -54,6 +56,12 @@ class DuckDBEngine(Engine):
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._conn.cursor()
+            # Arrow tables are registered per connection, not in the shared catalogue: a new
+            # cursor must see every table registered so far.
+            with self._lock:
+                for name, table in self._arrow_keep.items():
+                    cur.register(name, table)
+                self._cursors.append(cur)
             self._local.cursor = cur
         return cur
 
@@ -69,8 +77,11 @@ class DuckDBEngine(Engine):
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         quote_ident(name)
-        self._arrow_keep[name] = table
-        self._conn.register(name, table)
+        with self._lock:
+            self._arrow_keep[name] = table
+            self._conn.register(name, table)
+            for cur in self._cursors:
+                cur.register(name, table)
         self._relations.add(name)
 
     def create_table(self, name: str, sql: str) -> None:

@@ -45,19 +45,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Start webportalen (åpne http://127.0.0.1:8000 i nettleseren)."""
-        import uvicorn
-
-        from samhandling.store import Store
-        from samhandling.warehouse import Warehouse
-        from samhandling.web import create_app, create_demo_users
-
-        wh = Warehouse.open(warehouse)
-        store = Store.open(database, warehouse=wh.path)
-        if demo_users:
-            _print_users(create_demo_users(store))
-        app_ = create_app(wh.path, store=store, https=True if https else None)
-        console.print(f"Portalen kjører på [bold]http://{host}:{port}[/] (Ctrl+C avslutter).")
-        uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=https)
+        serve_portal(
+            warehouse, database=database, host=host, port=port, demo_users=demo_users, https=https
+        )
 
     users = typer.Typer(no_args_is_help=True, help="Brukere av webportalen.")
     app.add_typer(users, name="users")
@@ -109,6 +99,31 @@ def register(app: typer.Typer) -> None:
 
         with Store.open(database, warehouse=Warehouse.open(warehouse).path) as store:
             _print_users(create_demo_users(store))
+
+
+def serve_portal(
+    warehouse: Path | None,
+    *,
+    database: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo_users: bool = False,
+    https: bool = False,
+) -> None:
+    """Open the store (migrating it), optionally create the demo users, and serve the portal."""
+    import uvicorn
+
+    from samhandling.store import Store
+    from samhandling.warehouse import Warehouse
+    from samhandling.web import create_app, create_demo_users
+
+    wh = Warehouse.open(warehouse)
+    store = Store.open(database, warehouse=wh.path)
+    if demo_users:
+        _print_users(create_demo_users(store))
+    app_ = create_app(wh.path, store=store, https=True if https else None)
+    console.print(f"Portalen kjører på [bold]http://{host}:{port}[/] (Ctrl+C avslutter).")
+    uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=https)
 
 
 def _print_users(users: Sequence[tuple[str, str, str, str | None, str]]) -> None:
