@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import DuckDBEngine, Engine
 from samhandling.errors import ConfigError
 from samhandling.instruments import scenario_costs, scenario_names, scenario_variation
 from samhandling.instruments.frames import contract_table
@@ -154,3 +154,16 @@ def test_variation_curve_by_size(rules: RuleSet) -> None:
     ]
     with pytest.raises(ConfigError):
         scenario_variation(engine, rules, [2012])
+
+
+def test_engine_parity(engine: Engine, rules: RuleSet) -> None:
+    """Every design gives identical decimals on DuckDB and Spark (the `engine` fixture)."""
+    results: list[list[dict[str, Any]]] = []
+    with DuckDBEngine() as reference:
+        for target in (engine, reference):
+            target.register_arrow("episodes", contract_table("episodes", ROWS))
+            target.register_arrow("population", contract_table("population", POPULATION))
+            results.append(scenario_costs(target, rules, 2012).to_pylist())
+    key = lambda r: (r["scenario"], r["municipality"])  # noqa: E731
+    assert sorted(results[0], key=key) == sorted(results[1], key=key)
+    assert costs(pa.Table.from_pylist(results[0]))[("kmf", "0219")][0] == Decimal("29958.40")
