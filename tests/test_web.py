@@ -44,12 +44,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from samhandling.engine import Engine
+from samhandling.formatting import date_no, datetime_no, money, month_no, number, percent
 from samhandling.rules import load_rules
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
 from samhandling.web import create_app, create_demo_users
 from samhandling.web.charts import Series, bar_chart
-from samhandling.web.format import date_no, datetime_no, money, month_no, number, percent
 from samhandling.web.jobs import Computations
 from samhandling.web.security import LoginPolicy
 

@@ -18,6 +18,7 @@ from rich.table import Table
 from samhandling.console import console
 from samhandling.engine import DuckDBEngine
 from samhandling.errors import ConfigError
+from samhandling.formatting import number
 from samhandling.overview import activity_by_year_sector
 from samhandling.rules import load_rules
 
@@ -61,21 +62,21 @@ def parse_years(text: str) -> tuple[int, ...]:
 
 
 def _nok(value: Decimal) -> str:
-    return f"{value:,.0f}".replace(",", " ") + " kr"
+    return f"{number(value)} kr"
 
 
 def _activity_table(activity: pa.Table) -> Table:
     table = Table(title="Innhold i datavarehuset per år og sektor")
     for header in ("År", "Sektor", "Kontakter", "Døgnopphold", "Liggedøgn", "Pasienter"):
-        table.add_column(header, justify="right" if header not in ("Sektor",) else "left")
+        table.add_column(header, justify="left" if header == "Sektor" else "right", no_wrap=True)
     for row in activity.to_pylist():
         table.add_row(
             str(row["year"]),
             SECTOR_NO.get(row["sector"], row["sector"]),
-            f"{row['contacts']:,}".replace(",", " "),
-            f"{row['inpatient_stays']:,}".replace(",", " "),
-            f"{row['bed_days']:,}".replace(",", " "),
-            f"{row['patients']:,}".replace(",", " "),
+            number(row["contacts"]),
+            number(row["inpatient_stays"]),
+            number(row["bed_days"]),
+            number(row["patients"]),
         )
     return table
 
@@ -92,7 +93,7 @@ def run_demo(options: DemoOptions) -> None:
         f"andel av befolkningen {options.fraction:g}, frø {options.seed}"
     )
     summary = generate(options.inbox, options.years, options.fraction, options.seed)
-    console.print(f"Skrevet: {summary.total('episodes'):,} episoder".replace(",", " "))
+    console.print(f"Skrevet: {number(summary.total('episodes'))} episoder")
 
     warehouse = Warehouse(options.warehouse)
     reports = warehouse.ingest_all(options.inbox, progress=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from rich.table import Table
 from samhandling.console import console, progress
 from samhandling.engine import Engine, make_engine
 from samhandling.errors import ConfigError
+from samhandling.formatting import number
 from samhandling.instruments.cofinancing import COFINANCING_RULES, Level, Period
 from samhandling.instruments.discharge_ready import DISCHARGE_READY_RULES
 from samhandling.rules import RuleSet, load_rules
@@ -105,13 +107,31 @@ def _session(
         engine.close()
 
 
+def _cell(value: object) -> str:
+    """Norwegian number format for the terminal, as in the portal (``1 234,50``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nei"
+    if isinstance(value, Decimal):
+        return number(value, max(0, -int(value.as_tuple().exponent)))
+    if isinstance(value, int):
+        return number(value)
+    if isinstance(value, float):
+        return number(value, 2)
+    return str(value)
+
+
 def _print(table: pa.Table, title: str, rules: RuleSet, columns: Sequence[str]) -> None:
     shown = [c for c in columns if c in table.column_names]
     view = Table(title=f"{title}\nRegelsett: {rules.label}", show_lines=False)
     for name in shown:
-        view.add_column(LABELS.get(name, name), justify="right" if name in _NUMERIC else "left")
+        numeric = name in _NUMERIC
+        view.add_column(
+            LABELS.get(name, name), justify="right" if numeric else "left", no_wrap=numeric
+        )
     for row in table.select(shown).slice(0, _MAX_ROWS_SHOWN).to_pylist():
-        view.add_row(*["" if row[c] is None else str(row[c]) for c in shown])
+        view.add_row(*[_cell(row[c]) for c in shown])
     console.print(view)
     if table.num_rows > _MAX_ROWS_SHOWN:
         console.print(f"Viser {_MAX_ROWS_SHOWN} av {table.num_rows} rader; bruk --ut for alle.")

@@ -14,7 +14,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from samhandling.web.format import number
+from samhandling.formatting import number
 
 __all__ = ["Series", "bar_chart"]
 

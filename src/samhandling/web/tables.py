@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samhandling.engine import Engine
+from samhandling.formatting import number
 from samhandling.tables.catalog import Catalog, build_catalog
 from samhandling.tables.cube import CONTENTS, SUPPRESSED, StatTable, TableError
 from samhandling.tables.output import MEDIA_TYPES, REASON_LABELS, render
 from samhandling.web._app import Portal, await_jobs, portal_of
 from samhandling.web._app import render as render_page
-from samhandling.web.format import number
 
 MEASURE_PARAM = "maal"
 # Download suffix → output format of samhandling.tables.output.

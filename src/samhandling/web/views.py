@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samhandling.engine import Engine
 from samhandling.errors import SamhandlingError
+from samhandling.formatting import MONTHS, month_no
 from samhandling.instruments import (
     DIFFERENCE_REASONS,
     REASONS,
@@ -48,7 +49,6 @@ from samhandling.web._app import (
     year_param,
 )
 from samhandling.web.charts import Series, bar_chart
-from samhandling.web.format import MONTHS, month_no
 from samhandling.web.security import (
     Principal,
     can_view_health_trust,

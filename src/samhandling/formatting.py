@@ -1,5 +1,7 @@
 """Numbers and dates the Norwegian way: ``1 234 567,89``, ``31.01.2013``, ``januar 2013``.
 
+Used by the portal and the CLI alike.
+
 The thousands separator is a no-break space (U+00A0), so that a number never wraps in a table
 cell; the decimal separator is a comma. Money is shown with two decimals, to the øre.
 """
