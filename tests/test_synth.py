@@ -460,15 +460,18 @@ def test_synthetic_deliveries_ingest_without_rejections(two_years: Path, tmp_pat
 
 def test_first_year_stock_spells_start_within_the_municipality_register(tmp_path: Path) -> None:
     """2009 holds the spells already running on 1 January 2009; their start dates (and so the
-    year their municipality code must be valid in) stay within the register, 2006 onwards."""
+    year their municipality code must be valid in) stay within 2008, when the 2009 codes were
+    already in force."""
     from datetime import date
 
     from samhandling.warehouse import Warehouse
 
-    generate(tmp_path / "in", [2009], FRACTION, SEED, progress=False, municipalities=SOME)
+    generate(
+        tmp_path / "in", [2009], FRACTION, SEED, progress=False, municipalities=[*SOME, "1505"]
+    )
     care = _read(tmp_path / "in", 2009, "municipal_care")
     starts = care.column("start").to_pylist()
-    assert min(starts) >= date(2006, 1, 1)
+    assert min(starts) >= date(2008, 1, 1)
     assert min(starts) < date(2009, 1, 1)  # the stock is there
     report = Warehouse(tmp_path / "wh").ingest(tmp_path / "in" / "2009", as_of=date(2026, 1, 1))
     assert report.reasons == {}
