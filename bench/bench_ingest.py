@@ -149,7 +149,7 @@ def main() -> None:
 
         warehouse = Warehouse(work / "wh")
         started = time.perf_counter()
-        report = warehouse.ingest(folder, as_of=date(2025, 1, 1))
+        report = warehouse.ingest(folder, as_of=date.today())
         ingest_s = time.perf_counter() - started
         rows_in = sum(c.rows_in for c in report.rows.values())
         landed = sum(c.landed for c in report.rows.values())

@@ -37,6 +37,7 @@ from samhandling.instruments import (
 )
 from samhandling.instruments.discharge_ready import DISCHARGE_READY_RULES
 from samhandling.instruments.explain import EpisodeNotFoundError, Explanation
+from samhandling.tables.disclosure import disclosure_threshold
 from samhandling.web._app import (
     SECTOR_NAMES,
     ForbiddenError,
@@ -49,6 +50,14 @@ from samhandling.web._app import (
     year_param,
 )
 from samhandling.web.charts import Series, bar_chart
+from samhandling.web.maps import (
+    DISCHARGE_READY_INDICATORS,
+    RATE_SWITCH,
+    STAY_RATE_INDICATORS,
+    discharge_ready_map,
+    stay_rate_map,
+    stay_rates,
+)
 from samhandling.web.security import (
     Principal,
     can_view_health_trust,
@@ -61,6 +70,11 @@ _ORGNR = re.compile(r"^\d{9}$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _EPISODE = re.compile(r"^[\w.:-]{1,64}$")
 _SHORT_MONTHS = tuple(m[:3] for m in MONTHS)
+# The indicators the country map can show: key (the ``kart`` parameter) → label.
+_MAP_INDICATORS = {
+    key: label
+    for key, (label, _column) in (DISCHARGE_READY_INDICATORS | STAY_RATE_INDICATORS).items()
+}
 _DOWNLOADS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -179,6 +193,15 @@ def _statistics_job(portal: Portal, year: int) -> Any:
         ("discharge_ready_statistics", year),
         f"Utskrivningsklare pasienter: overliggerdøgn {year}",
         lambda engine: discharge_ready_statistics(engine, rules, year),
+    )
+
+
+def _stay_rates_job(portal: Portal, year: int) -> Any:
+    rules = portal.rules
+    return portal.computations.submit(
+        ("stay_rates", year),
+        f"Innleggelser per 1 000 innbyggere {year}",
+        lambda engine: stay_rates(engine, rules, year),
     )
 
 
@@ -443,7 +466,7 @@ def add_views(app: FastAPI) -> None:
         return render(request, "health_trust.html", context, title=name)
 
     @app.get("/land", response_class=HTMLResponse)
-    def country_page(request: Request, aar: str | None = None) -> Response:
+    def country_page(request: Request, aar: str | None = None, kart: str | None = None) -> Response:
         principal = require_login(request)
         if principal.role != "national":
             raise ForbiddenError("Landsoversikten med regninger er for nasjonale brukere.")
@@ -453,7 +476,13 @@ def add_views(app: FastAPI) -> None:
         context: dict[str, Any] = {"year": year, "years": years, "rhf": None, "trusts": []}
         if year is None:
             return render(request, "country.html", context, title="Landet")
-        jobs = [_invoice_jobs(portal, year)]
+        indicator = kart if kart in _MAP_INDICATORS else "overliggerdogn"
+        jobs = [
+            _invoice_jobs(portal, year),
+            _stay_rates_job(portal, year)
+            if indicator in STAY_RATE_INDICATORS
+            else _statistics_job(portal, year),
+        ]
         has_cof = cofinancing_year(portal, year)
         if has_cof:
             jobs.append(_statement_job(portal, year, "rhf"))
@@ -480,7 +509,12 @@ def add_views(app: FastAPI) -> None:
         context["trusts"] = sorted(trusts.values(), key=lambda t: t["name"])
         context["dr_total"] = sum((t["amount"] for t in trusts.values()), Decimal(0))
         if has_cof:
-            context["rhf"] = _rhf_months(jobs[1].result(), year)
+            context["rhf"] = _rhf_months(jobs[2].result(), year)
+        threshold, _version = disclosure_threshold(portal.rules, date(year, 12, 31))
+        draw = stay_rate_map if indicator in STAY_RATE_INDICATORS else discharge_ready_map
+        context["municipality_map_data"] = draw(jobs[1].result(), year, indicator, threshold)
+        context["map_choices"] = list(_MAP_INDICATORS.items())
+        context["map_switch"] = RATE_SWITCH.get(indicator)
         return render(request, "country.html", context, title="Landet")
 
     @app.get("/forklar/{episode_id}", response_class=HTMLResponse)
