@@ -27,22 +27,20 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal_server import serve
 from samhandling.engine import Engine
 from samhandling.formatting import date_no, datetime_no, money, month_no, number, percent
 from samhandling.rules import load_rules
@@ -88,29 +86,6 @@ def store(warehouse: Path) -> Iterator[Store]:
         for name, (password, role, org) in USERS.items():
             opened.add_user(name, password, role, org)  # type: ignore[arg-type]
         yield opened
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` in a uvicorn server thread on a free local port; yield its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.01)
-    assert server.started, "the portal did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")

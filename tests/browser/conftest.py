@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 
+from portal_server import serve
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
 from samhandling.web import create_app
@@ -67,24 +65,10 @@ def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for name, (password, role, org) in USERS.items():
         store.add_user(name, password, role, org)  # type: ignore[arg-type]
     app = create_app(wh.path, store=store, wait_seconds=60)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.01)
-    assert server.started, "the portal did not start"
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serve(app) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
         store.close()
 
 
