@@ -21,6 +21,7 @@ from samhandling.errors import ConfigError
 from samhandling.formatting import number
 from samhandling.overview import activity_by_year_sector
 from samhandling.rules import load_rules
+from samhandling.warehouse import Warehouse
 
 SECTOR_NO = {
     "somatic": "Somatikk",
@@ -31,6 +32,13 @@ SECTOR_NO = {
 # The seeds' national co-financing forecast for 2012 (seed 000, minutes of 24.10.2012), shown
 # beside the synthetic total for comparison only; it is not used in any computation.
 SEED_COFINANCING_FORECAST_2012 = Decimal("5200000000")
+# Areas that put demo records in the operational store (agreements, emergency-bed units, ...):
+# each module has ``seed_demo(warehouse, store) -> list[str]`` returning lines to print.
+DEMO_SEEDERS = (
+    "samhandling.instruments.agreements.demo",
+    "samhandling.instruments.emergency_beds.demo",
+    "samhandling.messages.demo",
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,6 @@ def run_demo(options: DemoOptions) -> None:
     """Generate, ingest and summarise; prints as it goes."""
     from samhandling.instruments.cofinancing import national_cofinancing_total
     from samhandling.synth import generate
-    from samhandling.warehouse import Warehouse
 
     console.rule("[bold]samhandling – demo")
     console.print(
@@ -117,6 +124,25 @@ def run_demo(options: DemoOptions) -> None:
                 f"styringsdokumentene: {_nok(SEED_COFINANCING_FORECAST_2012)} "
                 f"(regelsett {rules.label})"
             )
+    _seed_store(warehouse)
+
+
+def _seed_store(warehouse: Warehouse) -> None:
+    """Demo records in the operational store; re-running leaves one copy of each."""
+    from importlib import import_module
+
+    from samhandling.store import Store
+
+    with Store.open(warehouse=warehouse.path) as store:
+        for name in DEMO_SEEDERS:
+            try:
+                module = import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+                    continue  # the area is not part of this build
+                raise
+            for line in module.seed_demo(warehouse, store):
+                console.print(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -91,11 +91,15 @@ def _alembic_config() -> Config:
 
 
 def head_revision() -> str:
-    """The newest schema revision shipped with this version of the platform."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    if head is None:
+    """The newest schema revision(s) shipped with this version of the platform.
+
+    Areas (agreements, emergency beds, ...) may branch their migrations off a common revision;
+    the heads are then reported sorted and joined by ``+`` until a merge revision joins them.
+    """
+    heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
+    if not heads:
         raise StoreError("the package ships no store migrations")
-    return head
+    return "+".join(sorted(heads))
 
 
 def _make_engine(url: str) -> Engine:
@@ -127,7 +131,7 @@ def upgrade(url: str) -> str:
         config = _alembic_config()
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")
         return current_revision(engine)
     except SamhandlingError:
         raise
@@ -140,7 +144,7 @@ def upgrade(url: str) -> str:
 def current_revision(engine: Engine) -> str:
     """The schema revision the database is at ("" for an empty database)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() or ""
+        return "+".join(sorted(MigrationContext.configure(connection).get_current_heads()))
 
 
 def _safe(url: str) -> str:

@@ -68,7 +68,18 @@ RULE_AREAS = {
     "readmission": "Reinnleggelser",
     "scenario": "Scenarioer for medfinansiering",
     "web": "Portalen",
+    "agreements": "Samarbeidsavtaler",
+    "emergency_beds": "Kommunale akutte døgnplasser (KAD)",
+    "messages": "Elektroniske meldinger (PLO)",
+    "pathways": "Pasientforløp",
 }
+# Areas that add their own pages: each module has ``add_views(app)`` and may call ``add_nav``.
+FEATURE_VIEWS = (
+    "samhandling.web.agreements",
+    "samhandling.web.emergency_beds",
+    "samhandling.web.messages",
+    "samhandling.web.pathways",
+)
 KIND_NAMES = {
     "episodes": "Episoder",
     "events": "Hendelser",
@@ -98,6 +109,25 @@ class ForbiddenError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A main-menu link an area adds: shown to the listed roles (``"anonymous"``: not logged in)."""
+
+    href: str
+    label: str
+    roles: frozenset[str]
+
+    def shown_to(self, principal: Principal) -> bool:
+        key = principal.role if principal.user is not None else "anonymous"
+        return key in self.roles
+
+
+def add_nav(app: FastAPI, href: str, label: str, roles: set[str] | frozenset[str]) -> None:
+    """Add a link to the main menu for ``roles`` (role names, or ``"anonymous"``)."""
+    entries: list[NavEntry] = app.state.nav
+    entries.append(NavEntry(href, label, frozenset(roles)))
 
 
 @dataclass
@@ -196,6 +226,7 @@ def render(
         "version": __version__,
         "title": title,
         "path": request.url.path,
+        "nav_extra": [e for e in request.app.state.nav if e.shown_to(principal)],
         **(context or {}),
     }
     response: HTMLResponse = portal.templates.TemplateResponse(
@@ -292,6 +323,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.portal = portal
+    app.state.nav = []
     app.mount("/static", StaticFiles(packages=[("samhandling.web", "static")]), name="static")
 
     @app.middleware("http")
@@ -355,10 +387,24 @@ def create_app(
     from samhandling.web.tables import add_table_views
 
     add_table_views(app)
+    _add_feature_views(app)
     if api:
         _mount_api(app, wh.path)
 
     return app
+
+
+def _add_feature_views(app: FastAPI) -> None:
+    from importlib import import_module
+
+    for name in FEATURE_VIEWS:
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # the area is not part of this build
+            raise
+        module.add_views(app)
 
 
 def _shared_routes(app: FastAPI) -> None:
