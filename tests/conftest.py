@@ -1,4 +1,4 @@
-"""Shared fixtures: the engines every computation must agree on.
+"""Shared fixtures: the engines every computation must agree on, and the operational store.
 
 ``engine`` is parametrised over DuckDB and Spark. Plain ``pytest`` runs both when Java and pyspark
 are present; otherwise the Spark case is skipped with the reason. ``SAMHANDLING_TEST_ENGINES``
@@ -8,11 +8,24 @@ are present; otherwise the Spark case is skipped with the reason. ``SAMHANDLING_
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
+from argon2 import PasswordHasher
 
 from samhandling.engine import DuckDBEngine, Engine, SparkEngine, spark_available
+from samhandling.store import Store
+
+# Cheap argon2id parameters for speed; test_passwords_are_argon2id checks the defaults.
+FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 _SPARK: SparkEngine | None = None
 
@@ -54,3 +67,67 @@ def duckdb_engine() -> Iterator[DuckDBEngine]:
     duck = DuckDBEngine()
     yield duck
     duck.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL 15 cluster in a temporary folder on a free port; yields the admin URL."""
+    if not (PG_BIN / "initdb").is_file():
+        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb missing)")
+    base = Path(tempfile.mkdtemp(prefix="samhandling-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        # initdb refuses to run as root: run the cluster as the postgres system user.
+        shutil.chown(base, "postgres", "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data = base / "data"
+    port = _free_port()
+    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+    subprocess.run(
+        [*prefix, *initdb, "-E", "UTF8", "--locale=C", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {base} -h 127.0.0.1 -c fsync=off"
+    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w"]
+    subprocess.run(
+        [*prefix, *pg_ctl, "-o", options, "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated store of each kind (SQLite, PostgreSQL 15)."""
+    with Store(store_url, password_hasher=FAST_HASH) as opened:
+        yield opened
