@@ -129,3 +129,56 @@ def test_rate_limit_answers_429_with_retry_after() -> None:
 def test_own_openapi_document_is_served() -> None:
     doc = _client().get("/api/v2/openapi.json").json()
     assert "/api/v2/tables/{table_id}/data" in doc["paths"]
+
+
+def test_peers_are_region_value_sets() -> None:
+    client = _client()
+    # The hand-made population gives each of the five municipalities 25 000 inhabitants:
+    # one population band (20 000-49 999).
+    band = client.get("/api/v2/codelists/vs_peers_population_band_1804").json()
+    assert band["label"] == "Samme innbyggergruppe (20 000–49 999 innbyggere)"
+    assert [v["code"] for v in band["values"]] == ["0219", "0904", "1401", "1703", "1804"]
+    assert band["values"][-1]["label"] == "1804 Bodø"
+    catchment = client.get("/api/v2/codelists/vs_peers_catchment_1804").json()
+    assert catchment["label"] == "Samme opptaksområde (Nordlandssykehuset HF)"
+    assert "1804" in [v["code"] for v in catchment["values"]]
+    county = client.get("/api/v2/codelists/vs_peers_county_1804").json()
+    assert county["label"] == "Samme fylke (Nordland)"
+    assert all(v["code"].startswith("18") for v in county["values"])
+
+    url = (
+        "/api/v2/tables/SD03/data?codelist[region]=vs_peers_population_band_1804"
+        "&valuecodes[region]=*&valuecodes[period]=2010&valuecodes[ContentsCode]=opphold"
+    )
+    doc = client.get(url).json()
+    assert list(doc["dimension"]["region"]["category"]["index"]) == band_codes(band)
+    one_by_one = [
+        client.get(
+            f"/api/v2/tables/SD03/data?valuecodes[region]={code}&valuecodes[period]=2010"
+            "&valuecodes[ContentsCode]=opphold"
+        ).json()["value"][0]
+        for code in band_codes(band)
+    ]
+    assert doc["value"] == one_by_one
+    body = {
+        "selection": [
+            {"variableCode": "region", "codelist": "vs_peers_population_band_1804"},
+            {"variableCode": "period", "valueCodes": ["2010"]},
+            {"variableCode": "ContentsCode", "valueCodes": ["opphold"]},
+        ]
+    }
+    assert client.post("/api/v2/tables/SD03/data", json=body).json()["value"] == one_by_one
+    outside = client.get(
+        "/api/v2/tables/SD03/data?codelist[region]=vs_peers_county_1804&valuecodes[region]=0219"
+    )
+    assert outside.status_code == 400
+    assert "ikke i kodelisten" in outside.json()["detail"]
+    unknown = client.get("/api/v2/codelists/vs_peers_catchment_4242")
+    assert unknown.status_code == 400
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+
+
+def band_codes(codelist: dict[str, object]) -> list[str]:
+    values = codelist["values"]
+    assert isinstance(values, list)
+    return [str(v["code"]) for v in values]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from samhandling.rules import load_rules
+from samhandling.tables import hypercube
 from samhandling.tables.disclosure import (
     PRIMARY,
     PUBLISHED,
@@ -18,6 +20,7 @@ from samhandling.tables.disclosure import (
     disclosure_threshold,
     protect,
 )
+from samhandling.tables.hypercube import Axis, protect_hypercubes
 
 THRESHOLD = 5
 
@@ -146,3 +149,100 @@ def test_two_measures_share_one_pattern(data: st.DataObject) -> None:
             if exempt_zero and values[c] == 0:
                 continue
             assert high - low >= THRESHOLD - 1e-6
+
+
+# --- Hypercube protection of whole cubes (tables.hypercube), checked by the same LP attacker ---
+
+# Three small dimensions shaped like the real ones: a region with two levels of grouping, an age
+# with two partitions that do not nest (5-year groups and steering bands), and sex.
+CUBE_DIMS: list[tuple[dict[str, list[str]], list[tuple[str, tuple[str, ...]]]]] = [
+    (
+        {
+            "m1": ["m1", "f1", "T"],
+            "m2": ["m2", "f1", "T"],
+            "m3": ["m3", "f2", "T"],
+            "m4": ["m4", "f2", "T"],
+        },
+        [("T", ("f1", "f2")), ("f1", ("m1", "m2")), ("f2", ("m3", "m4"))],
+    ),
+    (
+        {
+            "0": ["a0-1", "b0", "T"],
+            "1": ["a0-1", "b1-2", "T"],
+            "2": ["a2-3", "b1-2", "T"],
+            "3": ["a2-3", "b3-4", "T"],
+            "4": ["a4", "b3-4", "T"],
+        },
+        [("T", ("a0-1", "a2-3", "a4")), ("T", ("b0", "b1-2", "b3-4"))],
+    ),
+    ({"1": ["1", "T"], "2": ["2", "T"]}, [("T", ("1", "2"))]),
+]
+
+
+def hypercube_case(
+    counts: np.ndarray, bed_days: np.ndarray
+) -> tuple[np.ndarray, list[Axis], list[int], list[int], list[list[int]]]:
+    """All non-empty cells of the cube over CUBE_DIMS from atom-level counts; lines as indices."""
+    keys = [list(mapping) for mapping, _ in CUBE_DIMS]
+    codes = [sorted({c for cs in mapping.values() for c in cs}) for mapping, _ in CUBE_DIMS]
+    axes = [
+        Axis.from_mapping(cs, [(k, c) for k, v in mapping.items() for c in v])
+        for cs, (mapping, _) in zip(codes, CUBE_DIMS, strict=True)
+    ]
+    totals: dict[tuple[str, ...], list[int]] = {}
+    for atom in itertools.product(*[range(len(k)) for k in keys]):
+        if counts[atom] == 0:
+            continue
+        per_dim = [CUBE_DIMS[j][0][keys[j][a]] for j, a in enumerate(atom)]
+        for cell in itertools.product(*per_dim):
+            got = totals.setdefault(cell, [0, 0])
+            got[0] += int(counts[atom])
+            got[1] += int(bed_days[atom])
+    cells = sorted(totals)
+    index = {c: i for i, c in enumerate(cells)}
+    coords = np.array([[codes[j].index(c[j]) for j in range(3)] for c in cells])
+    lines: list[list[int]] = []
+    for j, (_, dim_lines) in enumerate(CUBE_DIMS):
+        for cell in cells:
+            for parent, parts in dim_lines:
+                if cell[j] != parent:
+                    continue
+                members = [(*cell[:j], p, *cell[j + 1 :]) for p in parts]
+                lines.append([index[cell], *[index[m] for m in members if m in index]])
+    return coords, axes, [totals[c][0] for c in cells], [totals[c][1] for c in cells], lines
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_hypercubes_protect_every_primary_cell(data: st.DataObject) -> None:
+    shape = (4, 5, 2)
+    size = int(np.prod(shape))
+    counts = np.array(
+        data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
+    ).reshape(shape)
+    per_stay = np.array(data.draw(st.lists(st.integers(0, 3), min_size=size, max_size=size)))
+    bed_days = counts * per_stay.reshape(shape)
+    coords, axes, contacts, beds, lines = hypercube_case(counts, bed_days)
+    reasons = protect_hypercubes(
+        coords, axes, contacts, {"contacts": contacts, "bed_days": beds}, THRESHOLD
+    )
+    for c, v in enumerate(contacts):
+        assert (reasons[c] == PRIMARY) == (1 <= v < THRESHOLD)
+    for values in (contacts, beds):
+        for c, (low, high) in full_attack(values, lines, reasons).items():
+            if reasons[c] != PRIMARY or values[c] == 0:
+                continue  # secondary cells hold >= THRESHOLD patients; zeros reveal no count
+            assert high - low >= THRESHOLD - 1e-6, (c, values[c], low, high)
+
+
+def test_hypercube_lookup_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dense index and the binary-search index give the same pattern."""
+    rng = np.random.default_rng(7)
+    counts = rng.choice([0, 0, 1, 2, 3, 6, 9], size=(4, 5, 2))
+    coords, axes, contacts, beds, _ = hypercube_case(counts, counts * 2)
+    measures = {"contacts": contacts, "bed_days": beds}
+    dense = protect_hypercubes(coords, axes, contacts, measures, THRESHOLD)
+    monkeypatch.setattr(hypercube, "DENSE_LOOKUP_MAX", 0)
+    searched = protect_hypercubes(coords, axes, contacts, measures, THRESHOLD)
+    assert np.array_equal(dense, searched)
+    assert np.count_nonzero(dense == SECONDARY) > 0

@@ -12,6 +12,7 @@ import pytest
 from samhandling.contract import arrow_schema
 from samhandling.engine import Engine
 from samhandling.indicators import all_definitions, register_contact_facts
+from samhandling.indicators.activity import crude_rates
 from samhandling.indicators.discharge import discharge_ready
 from samhandling.indicators.length_of_stay import EMERGENCY_MEDICAL, average_length_of_stay
 from samhandling.indicators.readmission import readmissions
@@ -205,3 +206,40 @@ def test_standardised_rates_hand_computed(duckdb_engine: Engine) -> None:
         ("0219", 30, pytest.approx(150.0)),
         ("1401", 40, pytest.approx(80.0)),
     ]
+
+
+def test_rates_map_the_population_to_the_facts_borders(engine: Engine) -> None:
+    # 2014 codes, 2020 borders: Narvik 1805 and Ballangen 1854 are both Narvik 1806. 20 stays of
+    # 1805 residents and 10 of 1854 residents over 1 500 + 500 inhabitants -> 30 / 2 000 = 15.0
+    # per 1 000 for 1806 (before, the 2014 population codes did not meet the 2020 residence).
+    t = dt.datetime
+    rows = []
+    for muni, n in (("1805", 20), ("1854", 10)):
+        for k in range(n):
+            row = _stay(
+                f"{muni}-{k}", f"{muni}-{k}", 1980, t(2014, 3, 1), t(2014, 3, 2), "elective"
+            )
+            row["municipality"] = muni
+            rows.append(row)
+    engine.register_arrow(
+        "episodes", pa.Table.from_pylist(rows, schema=arrow_schema("episodes", with_delivery=True))
+    )
+    population = [
+        {"year": 2014, "municipality": "1805", "sex": 1, "age": 34, "count": 1500},
+        {"year": 2014, "municipality": "1854", "sex": 1, "age": 34, "count": 500},
+    ]
+    engine.register_arrow(
+        "population", pa.Table.from_pylist(population, schema=arrow_schema("population"))
+    )
+    register_contact_facts(engine, borders=2020, blocks=BLOCKS)
+    crude = crude_rates(engine).to_pylist()
+    assert crude == [
+        {"residence": "1806", "year": 2014, "count": 30, "population": 2000, "per_1000": 15.0}
+    ]
+    direct = direct_standardised_rates(
+        engine, load_rules(), year=2014, standard={(1, 30): 1}
+    ).to_pylist()
+    assert [(r["residence"], r["events"], r["population"]) for r in direct] == [
+        ("1806", 30.0, 2000.0)
+    ]
+    assert direct[0]["standardised_per_1000"] == pytest.approx(15.0)

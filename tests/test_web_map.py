@@ -9,10 +9,8 @@ classes spread over the five-colour palette take colours round(i × 4 / 3) = 0, 
 
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from portal_server import serve
 from samhandling.engine import DuckDBEngine
 from samhandling.formatting import number
 from samhandling.refdata import valid_codes
@@ -40,7 +39,7 @@ from samhandling.web.maps import (
     stay_rate_map,
     stay_rates,
 )
-from test_web import FAST_HASH, TINY, USERS, login, serve
+from web_helpers import FAST_HASH, USERS, ingest_tiny, login
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -190,11 +189,7 @@ def test_stay_rate_map_crude_and_standardised_by_hand() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    base = tmp_path_factory.mktemp("map")
-    shutil.copytree(TINY, base / "delivery")
-    warehouse = Warehouse(base / "warehouse")
-    warehouse.ingest(base / "delivery", as_of=date(2014, 6, 30))
-    return warehouse
+    return ingest_tiny(tmp_path_factory.mktemp("map"))
 
 
 def test_stay_rates_use_one_set_of_borders(tiny_warehouse: Warehouse) -> None:

@@ -1,40 +1,32 @@
 """Browser tests: Debian's chromium driven by Playwright against the portal in a server thread.
 
 The portal runs on a tiny hand-made warehouse (``tiny_warehouse/``, described in
-``tests/test_web.py``) in a uvicorn thread on 127.0.0.1 and a free port. Chromium comes from
-Debian (``scripts/install-browser`` installs it when missing); Playwright's own browser
-downloads are never used. Screenshots of each main page are kept in
-``test-artifacts/screenshots/``.
+``tests/test_web.py``; users and ingest shared with the HTTP tests in ``tests/web_helpers.py``)
+in a uvicorn thread on 127.0.0.1 and a free port. Chromium comes from Debian
+(``scripts/install-browser`` installs it when missing); Playwright's own browser downloads are
+never used. Screenshots of each main page are kept in ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 from portal_server import serve
 from samhandling.store import Store
-from samhandling.warehouse import Warehouse
 from samhandling.web import create_app
+from samhandling.web.jobs import job
+from samhandling.web.municipality import year_indicators
+from samhandling.web.tables import catalog_job
+from web_helpers import FAST_HASH, USERS, ingest_tiny
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-TINY = Path(__file__).parent / "tiny_warehouse"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-USERS = {
-    "bodo": ("pw-bodo", "municipality", "1804"),
-    "oslo": ("pw-oslo", "municipality", "0301"),
-    "nlsh": ("pw-nlsh", "health_trust", "983974910"),
-    "nasjonal": ("pw-nasjonal", "national", None),
-    "publikum": ("pw-publikum", "public", None),
-}
 
 
 @pytest.fixture(scope="session")
@@ -56,15 +48,17 @@ def chromium() -> Path:
 
 @pytest.fixture(scope="session")
 def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = tmp_path_factory.mktemp("browser")
-    shutil.copytree(TINY, base / "delivery")
-    wh = Warehouse(base / "warehouse")
-    wh.ingest(base / "delivery", as_of=date(2014, 6, 30))
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    store = Store(f"sqlite:///{wh.path / 'portal.sqlite3'}", password_hasher=hasher)
+    wh = ingest_tiny(tmp_path_factory.mktemp("browser"))
+    store = Store(f"sqlite:///{wh.path / 'portal.sqlite3'}", password_hasher=FAST_HASH)
     for name, (password, role, org) in USERS.items():
         store.add_user(name, password, role, org)  # type: ignore[arg-type]
     app = create_app(wh.path, store=store, wait_seconds=60)
+    # The shared computations that take longest (the protected cubes of the table generator
+    # and the public statistics, Min kommune's counts for 2013) are started and awaited here,
+    # so that a page's own wait never races the browser's navigation timeout.
+    portal = app.state.portal
+    warm = [catalog_job(portal), job(portal, "Nøkkeltall 2013", year_indicators, 2013)]
+    assert portal.computations.wait(warm, 600), "the portal's computations did not finish"
     try:
         with serve(app) as url:
             yield url

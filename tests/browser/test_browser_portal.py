@@ -123,7 +123,7 @@ def test_chart_numbers_are_one_keypress_away(page: Page, log_in: LogIn) -> None:
     log_in("bodo")
     table = page.locator("#tabell-kmf")
     expect(table).to_be_hidden()
-    summary = page.locator("summary", has_text="Vis tallene")
+    summary = page.locator('section[aria-labelledby="kmf"] summary')
     summary.focus()
     page.keyboard.press("Enter")
     expect(table).to_be_visible()
@@ -182,3 +182,87 @@ def test_table_generator_builds_a_table_from_the_form(page: Page, screenshots: P
     page.goto(shared)
     expect(page.locator("#tabell tbody tr")).to_have_count(3)
     page.screenshot(path=str(screenshots / "tabellgenerator.png"), full_page=True)
+
+
+def test_min_kommune_compares_with_peers_and_the_country(
+    page: Page, log_in: LogIn, screenshots: Path
+) -> None:
+    log_in("bodo")
+    expect(
+        page.get_by_role("heading", level=2, name=re.compile("^Nøkkeltall 2013"))
+    ).to_be_visible()
+    # A keyboard user jumps there from the page's own table of contents.
+    page.get_by_role("navigation", name="Innhold på siden").get_by_role(
+        "link", name="Nøkkeltall"
+    ).focus()
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#nokkeltall")
+    key_table = page.locator("#tabell-nokkel")
+    expect(key_table).to_be_visible()
+    expect(key_table.locator("thead th")).to_contain_text(
+        [
+            "Indikator",
+            "Måltall",
+            "Bodø (1804)",
+            "Samme opptaksområde (Nordlandssykehuset HF)",
+            "Samme fylke (Nordland)",
+            re.compile("^Samme innbyggergruppe"),
+            "Hele landet",
+        ]
+    )
+    # Bodø's stays rest on 2 patients: suppressed in the table, no bar in the chart.
+    expect(page.locator("#nokkel-opphold td").nth(2)).to_have_text(":")
+    expect(
+        page.get_by_role("img", name=re.compile("^Døgnopphold per 1 000 innbyggere 2013"))
+    ).to_be_visible()
+    # The tertial chart's numbers: one key press on its "Vis tallene".
+    expect(page.locator("#tabell-tertial")).to_be_hidden()
+    page.locator('section[aria-labelledby="tertial"] summary').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#tabell-tertial")).to_be_visible()
+    page.locator('section[aria-labelledby="nokkeltall"] summary').click()
+    expect(page.locator("#tabell-nokkel + details li")).to_have_count(3)
+    expect(page.locator("#tabell-tertial tbody tr")).to_have_count(3)
+    expect(page.locator("#tabell-reinnlagt tbody tr")).to_have_count(2)
+    page.screenshot(path=str(screenshots / "min-kommune-nokkeltall.png"), full_page=True)
+
+
+def test_min_kommune_on_a_tablet(page: Page, log_in: LogIn, screenshots: Path) -> None:
+    page.set_viewport_size({"width": 768, "height": 1024})
+    log_in("bodo")
+    for summary in page.locator("summary").all():
+        summary.click()
+    expect(page.locator("#tabell-nokkel")).to_be_visible()
+    # Wide tables scroll inside themselves; the page itself never gets wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    page.screenshot(path=str(screenshots / "min-kommune-nettbrett.png"), full_page=True)
+
+
+def test_public_statistics_without_logging_in(page: Page, screenshots: Path) -> None:
+    page.goto("/")
+    page.get_by_role("navigation", name="Hovedmeny").get_by_role(
+        "link", name="Statistikk for kommunene"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Statistikk for kommunene")
+    expect(page.get_by_role("img", name=re.compile("^Somatiske døgnopphold"))).to_be_visible()
+    # Bodø's stays (2 patients) are withheld (:) in the table and hatched on the map.
+    for column in (1, 2, 3):
+        expect(page.locator("#kommune-1804 td").nth(column)).to_have_text(":")
+    expect(page.locator('path[data-kommune="1804"]')).to_have_class("prikket")
+    page.screenshot(path=str(screenshots / "statistikk.png"), full_page=False)
+    # Another indicator on the map, chosen with the keyboard-operable form.
+    page.get_by_label("Indikator").select_option("kontakter")
+    page.get_by_role("button", name="Vis").last.click()
+    assert "kart=kontakter" in page.url
+    expect(page.get_by_role("img", name=re.compile("^Kontakter per 1 000"))).to_be_visible()
+    api = page.request.get("/json/statistikk?aar=2013").json()
+    bodo = next(r for r in api["regioner"] if r["kode"] == "1804")
+    assert bodo["verdier"]["opphold"] is None and bodo["merker"]["opphold"] == ":"
+
+
+def test_public_statistics_on_a_tablet(page: Page, screenshots: Path) -> None:
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.goto("/statistikk")
+    expect(page.locator("#tabell-offentlig")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    page.screenshot(path=str(screenshots / "statistikk-nettbrett.png"), full_page=False)

@@ -6,6 +6,13 @@ existing PxWeb clients can read the tables: ``/tables``, ``/tables/{id}``,
 ``valuecodes[var]=a,b`` or POST with a ``VariablesSelection``), ``/codelists/{id}``, ``/config``.
 Limits are published in ``/config``; calls beyond them get 429 with ``Retry-After``; errors are
 RFC 7807 problem documents; nothing internal (stack traces, SQL) reaches a client.
+
+Peers (sammenlignbare kommuner) are value sets of the region variable, one per municipality and
+kind: ``vs_peers_catchment_1804`` (same catchment area as Bodø), ``vs_peers_county_1804``,
+``vs_peers_population_band_1804``. A client applies one with ``codelist[region]=<id>`` (GET) or
+``"codelist": "<id>"`` in a POST ``VariablesSelection``; ``valuecodes[region]=*`` (or no value
+codes) then selects every member, and ``/codelists/<id>`` lists them. A value set only selects
+published municipality cells; it never adds an aggregate, so disclosure control is unchanged.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from samhandling.tables.output import FORMATS, MEDIA_TYPES, Format, render, to_j
 __all__ = ["ApiLimits", "create_app"]
 
 PREFIX = "/api/v2"
+PEERS_PREFIX = "vs_peers_"
 LANGUAGE = "no"
 PROBLEM = "application/problem+json"
 
@@ -116,24 +124,71 @@ def _table_info(cube: ProtectedCube, base: str) -> dict[str, Any]:
     }
 
 
-def _selection_from_query(request: Request) -> tuple[dict[str, list[str]], list[str], list[str]]:
-    """``valuecodes[var]=a,b`` (deepObject), plus ``stub`` and ``heading`` placement."""
-    selection: dict[str, list[str]] = {}
+def _deep_object(request: Request, name: str) -> dict[str, list[str]]:
+    """``name[var]=a,b`` query parameters (OpenAPI deepObject style)."""
+    out: dict[str, list[str]] = {}
+    prefix = f"{name}["
     for key, value in request.query_params.multi_items():
-        if key.startswith("valuecodes[") and key.endswith("]"):
-            var = key[len("valuecodes[") : -1]
-            selection.setdefault(var, []).extend(v.strip() for v in value.split(",") if v.strip())
+        if key.startswith(prefix) and key.endswith("]"):
+            var = key[len(prefix) : -1]
+            out.setdefault(var, []).extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def _selection_from_query(
+    request: Request,
+) -> tuple[dict[str, list[str]], dict[str, str], list[str], list[str]]:
+    """``valuecodes[var]=a,b``, ``codelist[var]=id``, plus ``stub`` and ``heading`` placement."""
+    selection = _deep_object(request, "valuecodes")
+    codelists = {var: ids[-1] for var, ids in _deep_object(request, "codelist").items() if ids}
+    for var in codelists:
+        selection.setdefault(var, [])
     stub = [s for s in request.query_params.get("stub", "").split(",") if s]
     heading = [s for s in request.query_params.get("heading", "").split(",") if s]
-    return selection, stub, heading
+    return selection, codelists, stub, heading
 
 
-def _expand(cube: ProtectedCube, selection: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Resolve ``*``, ``top(n)`` and ``bottom(n)`` against the table's codes."""
+def _peer_codelist(catalog: Catalog, codelist_id: str) -> tuple[str, list[str]]:
+    """(label, member codes) of a ``vs_peers_<kind>_<municipality>`` value set."""
+    rest = codelist_id[len(PEERS_PREFIX) :]
+    kind, _, municipality = rest.rpartition("_")
+    if not kind or not municipality:
+        raise TableError(f"Ukjent tabell «{codelist_id}» (kodeliste)")
+    group = catalog.peer_group(kind, municipality)
+    return group.label, list(group.members)
+
+
+def _valueset(catalog: Catalog, cube: ProtectedCube, var: str, codelist_id: str) -> list[str]:
+    """The codes of value set ``codelist_id`` of variable ``var`` in ``cube``."""
+    if codelist_id == f"vs_{var}":
+        return [c for c, _ in cube.spec.dimension(var).codes]
+    if var == "region" and codelist_id.startswith(PEERS_PREFIX):
+        known = cube.spec.dimension(var).labels
+        return [m for m in _peer_codelist(catalog, codelist_id)[1] if m in known]
+    raise TableError(f"Kodelisten «{codelist_id}» gjelder ikke variabelen «{var}»")
+
+
+def _expand(
+    cube: ProtectedCube,
+    selection: dict[str, list[str]],
+    valuesets: dict[str, list[str]] | None = None,
+) -> dict[str, list[str]]:
+    """Resolve ``*``, ``top(n)`` and ``bottom(n)`` against the table's codes or a value set."""
     contents = [c[0] for c in cube.spec.contents]
+    valuesets = valuesets or {}
     out: dict[str, list[str]] = {}
-    for var, codes in selection.items():
-        all_codes = contents if var == CONTENTS else [c for c, _ in cube.spec.dimension(var).codes]
+    for var, requested in selection.items():
+        codes = requested
+        if var in valuesets:
+            all_codes = valuesets[var]
+            outside = [c for c in codes if c != "*" and "(" not in c and c not in all_codes]
+            if outside:
+                raise TableError(f"Koden «{outside[0]}» er ikke i kodelisten for «{var}»")
+            codes = codes or ["*"]
+        elif var == CONTENTS:
+            all_codes = contents
+        else:
+            all_codes = [c for c, _ in cube.spec.dimension(var).codes]
         chosen: list[str] = []
         for code in codes:
             lowered = code.lower()
@@ -346,9 +401,10 @@ def create_app(
             "links": _links(base_url(request), table_id),
         }
 
-    def data_response(
+    def data_response(  # noqa: PLR0917 - the PxWeb request's parts
         table_id: str,
         selection: dict[str, list[str]],
+        codelists: dict[str, str],
         fmt: str,
         stub: list[str],
         heading: list[str],
@@ -358,7 +414,11 @@ def create_app(
         cube = catalog().cube(table_id)
         if not selection:
             selection = {"region": ["0"], "period": [cube.spec.dimension("period").total]}
-        expanded = _expand(cube, selection)
+        valuesets = {
+            var: _valueset(catalog(), cube, var, codelist_id)
+            for var, codelist_id in codelists.items()
+        }
+        expanded = _expand(cube, selection, valuesets)
         measures = expanded.pop(CONTENTS, None)
         cells = math.prod(len(v) for v in expanded.values()) * len(measures or cube.spec.contents)
         if cells > limits.max_data_cells:
@@ -381,8 +441,8 @@ def create_app(
 
     @app.get(f"{PREFIX}/tables/{{table_id}}/data")
     def data(request: Request, table_id: str, outputFormat: str = "json-stat2") -> Response:  # noqa: N803
-        selection, stub, heading = _selection_from_query(request)
-        return data_response(table_id, selection, outputFormat, stub, heading)
+        selection, codelists, stub, heading = _selection_from_query(request)
+        return data_response(table_id, selection, codelists, outputFormat, stub, heading)
 
     @app.post(f"{PREFIX}/tables/{{table_id}}/data")
     def data_post(
@@ -391,6 +451,7 @@ def create_app(
         outputFormat: str = "json-stat2",  # noqa: N803
     ) -> Response:
         selection: dict[str, list[str]] = {}
+        codelists: dict[str, str] = {}
         stub: list[str] = []
         heading: list[str] = []
         if body:
@@ -400,16 +461,42 @@ def create_app(
             for item in items:
                 if not isinstance(item, dict) or "variableCode" not in item:
                     raise TableError("Hvert utvalg må ha «variableCode» og «valueCodes»")
-                selection[str(item["variableCode"])] = [str(v) for v in item.get("valueCodes", [])]
+                var = str(item["variableCode"])
+                selection[var] = [str(v) for v in item.get("valueCodes") or []]
+                if item.get("codelist"):
+                    codelists[var] = str(item["codelist"])
             placement = body.get("placement") or {}
             stub = [str(s) for s in placement.get("stub", [])]
             heading = [str(s) for s in placement.get("heading", [])]
-        return data_response(table_id, selection, outputFormat, stub, heading)
+        return data_response(table_id, selection, codelists, outputFormat, stub, heading)
 
     @app.get(f"{PREFIX}/codelists/{{codelist_id}}")
     def codelist(request: Request, codelist_id: str) -> dict[str, Any]:
         if not codelist_id.startswith("vs_"):
             raise TableError(f"Ukjent tabell «{codelist_id}» (kodeliste)")
+        if codelist_id.startswith(PEERS_PREFIX):
+            label, members = _peer_codelist(catalog(), codelist_id)
+            region_labels: dict[str, str] = {}
+            for cube in catalog().cubes.values():
+                region_labels.update(cube.spec.dimension("region").labels)
+            return {
+                "id": codelist_id,
+                "label": label,
+                "language": LANGUAGE,
+                "languages": [LANGUAGE],
+                "elimination": False,
+                "type": "Valueset",
+                "values": [
+                    {"code": m, "label": region_labels.get(m, m), "valueMap": [m]} for m in members
+                ],
+                "links": [
+                    {
+                        "rel": "self",
+                        "hreflang": LANGUAGE,
+                        "href": f"{base_url(request)}{PREFIX}/codelists/{codelist_id}",
+                    }
+                ],
+            }
         dim_id = codelist_id[3:]
         for cube in catalog().cubes.values():
             for d in cube.spec.dimensions:

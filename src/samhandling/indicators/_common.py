@@ -35,6 +35,22 @@ def group_columns(by: Sequence[str], alias: str = "f") -> tuple[str, str]:
     return (select + ", ") if select else "", ", ".join(cols)
 
 
+def population_sql(where: str = "TRUE") -> str:
+    """The ``population`` relation with municipality codes in the contact facts' borders.
+
+    ``population`` holds each year in that year's codes; the facts' residence is in one chosen
+    year's borders. Joined through ``fact_residence`` (the mapping the facts were built with,
+    registered by :func:`samhandling.indicators.facts.register_contact_facts`), so that a
+    numerator and its denominator count the same municipality. Columns: year, municipality,
+    sex, age, count.
+    """
+    return (
+        "SELECT p.year, COALESCE(r.residence, p.municipality) AS municipality, p.sex, p.age, "
+        "p.count FROM population AS p LEFT JOIN fact_residence AS r "
+        f"ON r.year = p.year AND r.municipality = p.municipality WHERE {where}"
+    )
+
+
 def rule_int(rules: RuleSet, rule_id: str, key: str | None = None, on: date | None = None) -> int:
     return int(rules[rule_id].value_on(on or date.today(), key).decimal)
 

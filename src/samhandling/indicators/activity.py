@@ -8,7 +8,7 @@ from datetime import date
 import pyarrow as pa
 
 from samhandling.engine import Engine
-from samhandling.indicators._common import group_columns
+from samhandling.indicators._common import group_columns, population_sql
 from samhandling.indicators.definitions import IndicatorDefinition, register
 from samhandling.indicators.facts import FACTS
 
@@ -114,8 +114,8 @@ def crude_rates(engine: Engine, *, measure: str = "stays", where: str = "TRUE") 
     return engine.query(
         f"WITH c AS (SELECT f.residence, f.year, {agg} AS n FROM {FACTS} AS f WHERE {where} "
         "GROUP BY f.residence, f.year), "
-        "p AS (SELECT municipality, year, SUM(count) AS population FROM population "
-        "GROUP BY municipality, year) "
+        f"p AS (SELECT municipality, year, SUM(count) AS population FROM ({population_sql()}) "
+        "AS q GROUP BY municipality, year) "
         "SELECT c.residence, c.year, c.n AS count, p.population, "
         "CAST(c.n AS DOUBLE) * 1000 / p.population AS per_1000 "
         "FROM c JOIN p ON p.municipality = c.residence AND p.year = c.year "

@@ -9,7 +9,11 @@ classified in exactly one way everywhere:
   that patient counts stay whole);
 * age: the calendar year of the period minus the birth year;
 * bed days (liggedøgn): calendar days between admission and discharge (0 for same-day stays);
-* ICD-10 chapter and block of the main diagnosis (hovedtilstand).
+* ICD-10 chapter and block of the main diagnosis (hovedtilstand);
+* city district (bydel): the optional extra column ``city_district`` of ``episodes`` (6 digits,
+  SSB bydelsnummer) where a delivery carries it, else NULL. The interchange format has no such
+  field (``INTERCHANGE.md``: extra columns are kept and ignored), so NPR-like deliveries and the
+  synthetic data have none; the region dimension shows districts only where the data have them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,17 @@ from samhandling.engine import Engine
 from samhandling.refdata.borders import code_map
 from samhandling.refdata.municipalities import valid_codes
 
-__all__ = ["FACTS", "icd10_block_table", "register_contact_facts", "residence_map"]
+__all__ = [
+    "CITY_DISTRICT",
+    "FACTS",
+    "icd10_block_table",
+    "register_contact_facts",
+    "residence_map",
+]
 
 FACTS = "contact_facts"
 UNKNOWN_RESIDENCE = "9999"
+CITY_DISTRICT = "city_district"
 
 
 def residence_map(years: list[int], borders: int) -> pa.Table:
@@ -110,6 +121,12 @@ def register_contact_facts(
     blocks of :mod:`samhandling.refdata.icd10`.
     """
     years = _years(engine)
+    columns = engine.query("SELECT * FROM episodes LIMIT 0").column_names
+    district = (
+        f"CAST(e.{CITY_DISTRICT} AS VARCHAR)"
+        if CITY_DISTRICT in columns
+        else "CAST(NULL AS VARCHAR)"
+    )
     engine.register_arrow("fact_residence", residence_map(years, borders))
     engine.register_arrow("fact_icd_blocks", blocks if blocks is not None else icd10_block_table())
     engine.create_table(
@@ -124,6 +141,7 @@ def register_contact_facts(
                 COALESCE(e.discharged_to, 'unknown') AS discharged_to,
                 COALESCE(e.came_from, 'unknown') AS came_from,
                 COALESCE(e.referred_from_outpatient, FALSE) AS referred_from_outpatient,
+                {district} AS {CITY_DISTRICT},
                 UPPER(REPLACE(e.main_diagnosis, '.', '')) AS main_diagnosis,
                 CASE WHEN e.care_level = 'inpatient' AND e.discharged_at IS NOT NULL
                      THEN e.discharged_at ELSE e.admitted_at END AS period_at

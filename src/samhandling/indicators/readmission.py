@@ -23,7 +23,14 @@ from samhandling.indicators.definitions import IndicatorDefinition, register
 from samhandling.indicators.facts import FACTS
 from samhandling.rules import RuleSet
 
-__all__ = ["episodes_of_care_sql", "readmissions"]
+__all__ = [
+    "READMISSION_FACTS",
+    "episodes_of_care_sql",
+    "readmissions",
+    "register_readmission_facts",
+]
+
+READMISSION_FACTS = "readmission_facts"
 
 STEERING = register(
     IndicatorDefinition(
@@ -162,4 +169,42 @@ def readmissions(
         f"SELECT residence, year, COUNT(*) AS index_episodes, SUM(readmitted) AS readmissions, "
         f"CAST(SUM(readmitted) AS DOUBLE) / COUNT(*) AS share FROM ({episodes}) AS x "
         "GROUP BY residence, year ORDER BY residence, year"
+    )
+
+
+def register_readmission_facts(engine: Engine, rules: RuleSet) -> None:
+    """Materialise ``readmission_facts``: one row per index episode of either definition.
+
+    Columns: patient_id, residence, year, month (of the index episode's discharge),
+    idx_steering, re_steering, idx_quality, re_quality (0/1). The readmission table (SD08)
+    counts index episodes and readmissions of both definitions from it; an episode that is an
+    index under both definitions is one row per definition.
+    """
+    parts = []
+    names: tuple[Literal["steering", "quality"], ...] = ("steering", "quality")
+    for name in names:
+        detail = readmissions(engine, rules, definition=name, detail=True)
+        engine.register_arrow(
+            f"readm_{name}",
+            detail.select(["patient_id", "episode_no", "episode_end", "residence", "readmitted"]),
+        )
+        steering = name == "steering"
+        parts.append(
+            "SELECT patient_id, residence, episode_end, "
+            f"{1 if steering else 0} AS idx_steering, "
+            f"{'readmitted' if steering else '0'} AS re_steering, "
+            f"{0 if steering else 1} AS idx_quality, "
+            f"{'0' if steering else 'readmitted'} AS re_quality "
+            f"FROM readm_{name}"
+        )
+    engine.create_table(
+        READMISSION_FACTS,
+        "SELECT u.patient_id, u.residence, "
+        "CAST(EXTRACT(YEAR FROM u.episode_end) AS INTEGER) AS year, "
+        "CAST(EXTRACT(MONTH FROM u.episode_end) AS INTEGER) AS month, "
+        "CAST(u.idx_steering AS BIGINT) AS idx_steering, "
+        "CAST(u.re_steering AS BIGINT) AS re_steering, "
+        "CAST(u.idx_quality AS BIGINT) AS idx_quality, "
+        "CAST(u.re_quality AS BIGINT) AS re_quality "
+        "FROM (" + " UNION ALL ".join(parts) + ") AS u",
     )

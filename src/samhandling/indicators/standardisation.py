@@ -17,7 +17,7 @@ import pyarrow as pa
 from scipy.stats import chi2, gamma  # type: ignore[import-untyped]
 
 from samhandling.engine import Engine
-from samhandling.indicators._common import rule_int
+from samhandling.indicators._common import population_sql, rule_int
 from samhandling.indicators.activity import START
 from samhandling.indicators.definitions import IndicatorDefinition, register
 from samhandling.indicators.facts import FACTS
@@ -84,7 +84,7 @@ def _strata(
     pop = engine.query(
         f"SELECT p.municipality AS m, CAST(p.sex AS INTEGER) AS s, "
         f"CAST({_group('p.age', width, open_from)} AS INTEGER) AS g, SUM(p.count) AS n "
-        f"FROM population AS p WHERE p.year = {int(year)} GROUP BY 1, 2, 3"
+        f"FROM ({population_sql(f'p.year = {int(year)}')}) AS p GROUP BY 1, 2, 3"
     )
 
     def as_dict(t: pa.Table) -> dict[tuple[str, int, int], int]:
@@ -94,6 +94,15 @@ def _strata(
         }
 
     return as_dict(events), as_dict(pop)
+
+
+def _collapse(
+    strata: dict[tuple[str, int, int], int], code: str
+) -> dict[tuple[str, int, int], int]:
+    out: dict[tuple[str, int, int], int] = defaultdict(int)
+    for (_, s, g), n in strata.items():
+        out[(code, s, g)] += n
+    return dict(out)
 
 
 def standard_population(rules: RuleSet) -> dict[tuple[int, int], int]:
@@ -118,9 +127,15 @@ def direct_standardised_rates(
     measure: str = "stays",
     where: str = "TRUE",
     standard: dict[tuple[int, int], int] | None = None,
+    country: str | None = None,
 ) -> pa.Table:
-    """residence, events, population, crude and standardised rate per 1 000 with interval."""
+    """residence, events, population, crude and standardised rate per 1 000 with interval.
+
+    ``country`` (a code, e.g. ``"0"``) gives one row for all residences together instead.
+    """
     events, pop = _strata(engine, rules, measure, year, where)
+    if country is not None:
+        events, pop = _collapse(events, country), _collapse(pop, country)
     weights = standard if standard is not None else standard_population(rules)
     total_w = sum(weights.values())
     level = float(rules["indicators.confidence_level"].value_on(date.today()).decimal)

@@ -131,3 +131,19 @@ class SettingRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# Areas keep their tables in their own modules (on this Base); the migrations and the schema
+# check need all of them registered.
+AREA_MODELS = (
+    "samhandling.instruments.agreements.models",
+    "samhandling.instruments.emergency_beds.models",
+)
+
+
+def load_area_models() -> None:
+    """Import every area's ORM module so that ``Base.metadata`` holds the whole schema."""
+    from importlib import import_module
+
+    for name in AREA_MODELS:
+        import_module(name)

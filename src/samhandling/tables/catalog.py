@@ -8,12 +8,24 @@ Each table is a cube (see :mod:`samhandling.tables.cube`). Ids follow PxWeb habi
 * ``SD03`` somatic inpatient stays by residence, tertial/year and discharge destination
 * ``SD04`` somatic activity by residence, tertial/year and main diagnosis (ICD-10 chapter/block)
 * ``SD05`` somatic inpatient stays by residence, tertial/year, urgency and DRG type (length of stay)
+* ``SD06`` co-financing and discharge-ready payments (kroner, per inhabitant) by residence and
+  month/tertial/year
+* ``SD07`` discharge-ready stays and overliggerdøgn by residence, tertial/year and sector
+* ``SD08`` readmissions under both definitions (steering data; national quality indicator) by
+  residence and tertial/year
+* ``SD09`` somatic stays per 1 000 inhabitants, crude, directly and indirectly age/sex
+  standardised, by municipality and year (:mod:`samhandling.tables.standardised`)
+
+Each table's notes state its definitions. Discharge destinations (labels and subtotal groups)
+are the rule tables ``indicators.discharge_destinations`` and
+``indicators.discharge_destination_groups``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +33,11 @@ import pyarrow as pa
 
 from samhandling.contract import CARE_LEVELS, DISCHARGED_TO, SECTORS
 from samhandling.engine import Engine
-from samhandling.indicators.facts import register_contact_facts
+from samhandling.errors import RuleError
+from samhandling.indicators.facts import CITY_DISTRICT, FACTS, register_contact_facts
+from samhandling.indicators.payments import PAYMENT_FACTS, register_payment_facts
+from samhandling.indicators.peers import PeerGroup
+from samhandling.indicators.readmission import READMISSION_FACTS, register_readmission_facts
 from samhandling.rules import RuleSet
 from samhandling.tables.cube import CubeSpec, DerivedMeasure, Measure, ProtectedCube, build_cube
 from samhandling.tables.dimensions import (
@@ -29,13 +45,22 @@ from samhandling.tables.dimensions import (
     Dimension,
     age_dimension,
     category_dimension,
+    grouped_category_dimension,
     period_dimension,
     region_dimension,
     sex_dimension,
 )
 from samhandling.tables.disclosure import disclosure_threshold
+from samhandling.tables.money import with_money
+from samhandling.tables.standardised import build_standardised_cube, standardised_spec
 
-__all__ = ["Catalog", "build_catalog", "catalog_specs", "diagnosis_dimension"]
+__all__ = [
+    "Catalog",
+    "build_catalog",
+    "catalog_specs",
+    "destination_dimension",
+    "diagnosis_dimension",
+]
 
 SECTOR_LABELS = {
     "somatic": "Somatikk",
@@ -47,16 +72,6 @@ CARE_LEVEL_LABELS = {
     "inpatient": "Døgnopphold",
     "day": "Dagbehandling",
     "outpatient": "Poliklinisk kontakt",
-}
-DESTINATION_LABELS = {
-    "home": "Hjem",
-    "nursing_home": "Sykehjem",
-    "other_municipal": "Annen kommunal institusjon",
-    "kad": "Kommunalt akutt døgnopphold (KAD)",
-    "other_hospital": "Annet sykehus",
-    "other": "Annet",
-    "died": "Død",
-    "unknown": "Ukjent",
 }
 
 CONTACTS = Measure("kontakter", "Kontakter", "COUNT(*)", "kontakter")
@@ -79,6 +94,96 @@ def _rate(measure: str, label: str) -> DerivedMeasure:
 AVG_LOS = DerivedMeasure(
     "gj_liggetid", "Gjennomsnittlig liggetid", "liggedogn", "opphold", 1, "døgn", 2
 )
+
+# SD06: money in whole øre in the cube, published in kroner (see tables.money).
+COFINANCING = Measure("medfinansiering", "Kommunal medfinansiering", "SUM(f.kmf_ore)", "kroner", 2)
+DR_PAYMENT = Measure(
+    "utskrivningsklar_betaling",
+    "Betaling for utskrivningsklare pasienter",
+    "SUM(f.dr_ore)",
+    "kroner",
+    2,
+)
+DR_BILLED_DAYS = Measure(
+    "utskrivningsklar_dogn", "Fakturerte utskrivningsklare døgn", "SUM(f.dr_days)", "døgn"
+)
+MONEY = frozenset({COFINANCING.id, DR_PAYMENT.id})
+
+# SD07: same definitions as indicators.discharge.discharge_ready.
+OVERLIGGER_SQL = (
+    "SUM(CASE WHEN CAST(f.discharged_at AS DATE) > f.discharge_ready_at "
+    "THEN DATEDIFF('day', f.discharge_ready_at, CAST(f.discharged_at AS DATE)) ELSE 0 END)"
+)
+READY_STAYS = Measure(
+    "utskrivningsklare_opphold", "Opphold med utskrivningsklar-dato", "COUNT(*)", "opphold"
+)
+OVERLIGGER = Measure("overliggerdogn", "Overliggerdøgn", OVERLIGGER_SQL, "døgn")
+
+# SD08: index episodes and readmissions of both definitions (indicators.readmission).
+IDX_STEERING = Measure(
+    "indeks_styring", "Indeksepisoder (styringsdata)", "SUM(f.idx_steering)", "episoder"
+)
+RE_STEERING = Measure(
+    "reinnlagt_styring", "Reinnleggelser (styringsdata)", "SUM(f.re_steering)", "episoder"
+)
+IDX_QUALITY = Measure(
+    "indeks_kvalitet",
+    "Indeksepisoder 67+ (kvalitetsindikator)",
+    "SUM(f.idx_quality)",
+    "episoder",
+)
+RE_QUALITY = Measure(
+    "reinnlagt_kvalitet",
+    "Reinnleggelser 67+ (kvalitetsindikator)",
+    "SUM(f.re_quality)",
+    "episoder",
+)
+PERCENT = 100
+
+
+DESTINATIONS = "indicators.discharge_destinations"
+DESTINATION_GROUPS = "indicators.discharge_destination_groups"
+GROUP_PREFIX = "G_"
+
+
+def destination_dimension(rules: RuleSet, on: date | None = None) -> Dimension:
+    """Discharge destination (utskrevet til) with the municipal-services subtotal, from rules.
+
+    Labels are rule ``indicators.discharge_destinations`` (key = interchange value, note = the
+    group); groups with two or more destinations are published as subtotals coded
+    ``G_<group>`` with the label of rule ``indicators.discharge_destination_groups``. Every
+    interchange value must have a label: a stay is never left out of a table.
+    """
+    day = on or date.today()
+    rows = rules[DESTINATIONS].keys_on(day)
+    wanted = (*DISCHARGED_TO, "unknown")
+    missing = [d for d in wanted if d not in rows]
+    if missing:
+        raise RuleError(
+            f"Regelen {DESTINATIONS} mangler utskrivningssted {', '.join(missing)} per {day}"
+        )
+    values = [(d, rows[d].value) for d in wanted]
+    group_labels = rules[DESTINATION_GROUPS].keys_on(day)
+    members: dict[str, list[str]] = {}
+    for d in wanted:
+        group = rows[d].note
+        if group:
+            if group not in group_labels:
+                raise RuleError(f"Regelen {DESTINATIONS}: ukjent gruppe «{group}» for {d}")
+            members.setdefault(group, []).append(d)
+    groups = [
+        (f"{GROUP_PREFIX}{g}", group_labels[g].value, tuple(m))
+        for g, m in members.items()
+        if len(m) > 1
+    ]
+    return grouped_category_dimension(
+        "discharged_to",
+        "utskrevet til",
+        "discharged_to",
+        values,
+        groups=groups,
+        total_label="Alle utskrivningssteder",
+    )
 
 
 def diagnosis_dimension(blocks: pa.Table) -> Dimension:
@@ -122,10 +227,20 @@ def diagnosis_dimension(blocks: pa.Table) -> Dimension:
 
 
 def catalog_specs(
-    rules: RuleSet, *, borders: int, years: Sequence[int], blocks: pa.Table
+    rules: RuleSet,
+    *,
+    borders: int,
+    years: Sequence[int],
+    blocks: pa.Table,
+    districts: Sequence[tuple[str, str, str]] = (),
 ) -> list[CubeSpec]:
-    """The catalogue's tables for data years ``years`` in the borders of ``borders``."""
-    region = region_dimension(borders)
+    """The catalogue's tables for data years ``years`` in the borders of ``borders``.
+
+    ``districts`` (municipality, city district, label) adds city districts to the region of
+    the tables counted from contact facts (the payment and readmission facts carry none).
+    """
+    region = region_dimension(borders, districts)
+    plain_region = region_dimension(borders)
     months = period_dimension(years, months=True)
     tertials = period_dimension(years, months=False)
     somatic = "f.sector = 'somatic'"
@@ -139,13 +254,7 @@ def catalog_specs(
         [(c, CARE_LEVEL_LABELS[c]) for c in CARE_LEVELS],
         "Alle omsorgsnivåer",
     )
-    destination = category_dimension(
-        "discharged_to",
-        "utskrevet til",
-        "discharged_to",
-        [(d, DESTINATION_LABELS[d]) for d in (*DISCHARGED_TO, "unknown")],
-        "Alle utskrivningssteder",
-    )
+    destination = destination_dimension(rules)
     urgency = category_dimension(
         "urgency",
         "hastegrad",
@@ -219,15 +328,139 @@ def catalog_specs(
             derived=(AVG_LOS,),
             where=f"{somatic} AND f.is_stay = 1",
         ),
+        CubeSpec(
+            id="SD06",
+            title="Kommunal medfinansiering og betaling for utskrivningsklare pasienter etter "
+            "bosted og periode",
+            description="What residents' hospital use cost the municipality: co-financing and "
+            "discharge-ready payments, in kroner and per inhabitant.",
+            dimensions=(plain_region, months),
+            measures=(COFINANCING, DR_PAYMENT, DR_BILLED_DAYS),
+            derived=(
+                DerivedMeasure(
+                    "medfinansiering_per_innbygger",
+                    "Kommunal medfinansiering per innbygger",
+                    COFINANCING.id,
+                    "population",
+                    1,
+                    "kroner",
+                    2,
+                ),
+                DerivedMeasure(
+                    "utskrivningsklar_betaling_per_innbygger",
+                    "Betaling for utskrivningsklare pasienter per innbygger",
+                    DR_PAYMENT.id,
+                    "population",
+                    1,
+                    "kroner",
+                    2,
+                ),
+            ),
+            facts=PAYMENT_FACTS,
+            notes=(
+                "Kommunal medfinansiering: beløpet per episode fra samhandling.instruments "
+                "(forskrift 18.11.2011 nr. 1115, regelsett oppgitt i tabellen), datert etter "
+                "aktivitetsdato og plassert etter pasientens bostedskommune.",
+                "Betaling for utskrivningsklare pasienter: fakturerte døgn × døgnpris (regel "
+                "discharge_ready.daily_rate), datert etter fakturamåned og plassert etter "
+                "betalende kommune.",
+                "Per innbygger: beløp / folkemengde 1. januar i året, avrundet til øre.",
+                "Pasienter = pasienter med minst ett beløp i cellen (grunnlag for prikking).",
+            ),
+        ),
+        CubeSpec(
+            id="SD07",
+            title="Utskrivningsklare pasienter og overliggerdøgn etter bosted, periode og sektor",
+            description="Inpatient stays with a discharge-ready date and the days from that "
+            "date to discharge (overliggerdøgn).",
+            dimensions=(region, tertials, sector),
+            measures=(READY_STAYS, OVERLIGGER),
+            derived=(
+                DerivedMeasure(
+                    "overliggerdogn_per_1000",
+                    "Overliggerdøgn per 1 000 innbyggere",
+                    OVERLIGGER.id,
+                    "population",
+                    PER_1000,
+                    "per 1 000 innbyggere",
+                    1,
+                ),
+                DerivedMeasure(
+                    "gj_overliggerdogn",
+                    "Gjennomsnittlig antall overliggerdøgn per opphold",
+                    OVERLIGGER.id,
+                    READY_STAYS.id,
+                    1,
+                    "døgn",
+                    2,
+                ),
+            ),
+            where="f.is_stay = 1 AND f.discharge_ready_at IS NOT NULL",
+            notes=(
+                "Utskrivningsklare opphold: døgnopphold med utskrivningsklar-dato (NPR "
+                "utskrklardato), datert etter utskrivningsdato.",
+                "Overliggerdøgn: kalenderdøgn fra utskrivningsklar-dato til utskrivning "
+                "(statistikken, ikke de fakturerte døgnene i SD06).",
+            ),
+        ),
+        CubeSpec(
+            id="SD08",
+            title="Reinnleggelser etter bosted og periode (styringsdata og nasjonal "
+            "kvalitetsindikator)",
+            description="Readmissions under both definitions, after merging stays less than "
+            "8 hours apart into episodes of care.",
+            dimensions=(plain_region, tertials),
+            measures=(IDX_STEERING, RE_STEERING, IDX_QUALITY, RE_QUALITY),
+            derived=(
+                DerivedMeasure(
+                    "andel_reinnlagt_styring",
+                    "Andel reinnlagt (styringsdata)",
+                    RE_STEERING.id,
+                    IDX_STEERING.id,
+                    PERCENT,
+                    "prosent",
+                    1,
+                ),
+                DerivedMeasure(
+                    "andel_reinnlagt_kvalitet",
+                    "Andel reinnlagt 67+ (kvalitetsindikator)",
+                    RE_QUALITY.id,
+                    IDX_QUALITY.id,
+                    PERCENT,
+                    "prosent",
+                    1,
+                ),
+            ),
+            facts=READMISSION_FACTS,
+            notes=(
+                "Opphold som begynner mindre enn 8 timer etter forrige utskrivning slås sammen "
+                "til ett sykehusopphold (regler readmission.steering/readmission.quality).",
+                "Styringsdata: øyeblikkelig hjelp-innleggelse 1–30 døgn etter utskrivning fra "
+                "et døgnopphold (rehabilitering unntatt).",
+                "Kvalitetsindikator: pasienter 67 år og eldre, hovedtilstand i en av 11 "
+                "indeksgrupper (regel readmission.quality_index_groups), øyeblikkelig "
+                "hjelp-innleggelse 8 timer–30 døgn etter utskrivning.",
+                "Periode = utskrivning fra indeksoppholdet; de siste 30 døgnene av siste år "
+                "mangler oppfølging.",
+            ),
+        ),
+        standardised_spec(plain_region, years),
     ]
 
 
 @dataclass
 class Catalog:
-    """The protected cubes of one warehouse state, by table id."""
+    """The protected cubes of one warehouse state, by table id.
+
+    ``peers`` holds each municipality's peer groups (:mod:`samhandling.indicators.peers`) in the
+    catalogue's borders, for the population of ``peer_year``; the API offers them as value sets
+    (``vs_peers_<kind>_<municipality>``) of the region variable.
+    """
 
     cubes: dict[str, ProtectedCube]
     borders: int
+    peers: dict[str, list[PeerGroup]] = field(default_factory=dict)
+    peer_year: int | None = None
 
     def cube(self, table_id: str) -> ProtectedCube:
         from samhandling.tables.cube import TableError
@@ -236,6 +469,15 @@ class Catalog:
             return self.cubes[table_id]
         except KeyError:
             raise TableError(f"Ukjent tabell «{table_id}»") from None
+
+    def peer_group(self, kind: str, municipality: str) -> PeerGroup:
+        """One peer group of a municipality, or a :class:`TableError` naming what is unknown."""
+        from samhandling.tables.cube import TableError
+
+        for group in self.peers.get(municipality, []):
+            if group.kind == kind:
+                return group
+        raise TableError(f"Ingen sammenligningsgruppe «{kind}» for kommune «{municipality}»")
 
     def write(self, folder: Path) -> None:
         for cube in self.cubes.values():
@@ -246,6 +488,59 @@ def _data_years(engine: Engine) -> list[int]:
     got = engine.query("SELECT DISTINCT year FROM contact_facts ORDER BY year")
     found: list[Any] = got["year"].to_pylist()
     return [int(y) for y in found]
+
+
+def build_standardised_cube_for(rules: RuleSet) -> Callable[..., ProtectedCube]:
+    """:func:`build_cube`'s signature for SD09, whose rates need the rules."""
+
+    def build(engine: Engine, spec: CubeSpec, **options: Any) -> ProtectedCube:
+        return build_standardised_cube(engine, rules, spec, **options)
+
+    return build
+
+
+def _districts(engine: Engine) -> list[tuple[str, str, str]]:
+    """(residence, city district, label) found in the contact facts; labels from SSB (refdata)."""
+    from samhandling.refdata.population import district_population
+
+    got = engine.query(
+        f"SELECT DISTINCT residence, {CITY_DISTRICT} AS district FROM {FACTS} "
+        f"WHERE {CITY_DISTRICT} IS NOT NULL ORDER BY 1, 2"
+    )
+    pairs = list(
+        zip(
+            [str(v) for v in got["residence"].to_pylist()],
+            [str(v) for v in got["district"].to_pylist()],
+            strict=True,
+        )
+    )
+    if not pairs:
+        return []
+    known = district_population([2024])
+    labels = dict(
+        zip(
+            [str(v) for v in known["district"].to_pylist()],
+            [str(v) for v in known["district_name"].to_pylist()],
+            strict=True,
+        )
+    )
+    return [(m, d, f"{d} {labels.get(d, 'bydel')}") for m, d in pairs]
+
+
+def _peer_index(
+    engine: Engine, rules: RuleSet, borders: int, years: Sequence[int]
+) -> tuple[dict[str, list[PeerGroup]], int | None]:
+    """Peer groups of every municipality, by the population of the latest year that has one."""
+    from samhandling.indicators.peers import all_peer_groups
+
+    if not engine.has_relation("population"):
+        return {}, None
+    found: list[Any] = engine.query("SELECT DISTINCT year FROM population")["year"].to_pylist()
+    with_population = sorted({int(y) for y in found} & {int(y) for y in years})
+    if not with_population:
+        return {}, None
+    year = with_population[-1]
+    return all_peer_groups(engine, year, rules, borders=borders), year
 
 
 def build_catalog(
@@ -262,14 +557,23 @@ def build_catalog(
 
     register_contact_facts(engine, borders=borders, blocks=blocks)
     threshold, version = disclosure_threshold(rules)
-    specs = catalog_specs(rules, borders=borders, years=_data_years(engine), blocks=blocks)
+    years = _data_years(engine)
+    specs = catalog_specs(
+        rules, borders=borders, years=years, blocks=blocks, districts=_districts(engine)
+    )
     if only:
         specs = [s for s in specs if s.id in set(only)]
+    facts = {s.facts for s in specs}
+    if PAYMENT_FACTS in facts:
+        register_payment_facts(engine, rules, borders=borders)
+    if READMISSION_FACTS in facts:
+        register_readmission_facts(engine, rules)
     cubes: dict[str, ProtectedCube] = {}
     with progress() as bar:
         task = bar.add_task("Bygger og prikker tabeller", total=len(specs))
         for spec in specs:
-            cubes[spec.id] = build_cube(
+            build = build_standardised_cube_for(rules) if spec.id == "SD09" else build_cube
+            cube = build(
                 engine,
                 spec,
                 threshold=threshold,
@@ -277,5 +581,8 @@ def build_catalog(
                 borders=borders,
                 built=built,
             )
+            money = MONEY & {m.id for m in spec.measures}
+            cubes[spec.id] = with_money(cube, frozenset(money)) if money else cube
             bar.advance(task)
-    return Catalog(cubes, borders)
+    peers, peer_year = _peer_index(engine, rules, borders, years)
+    return Catalog(cubes, borders, peers, peer_year)

@@ -2,10 +2,11 @@
 
 A *cube* counts the contact facts over a few dimensions, every level of every dimension at once
 (municipality ... country, month ... year, all totals). It is protected once, as a whole, with all
-its margins (:func:`samhandling.tables.disclosure.protect`). Every table a user can request, from
+its margins (:func:`samhandling.tables.hypercube.protect_hypercubes`: every primary cell gets a
+hypercube of hidden cells that proves its protection interval). Every table a user can request, from
 the API, the CLI or Python, is a *slice* of a protected cube (choose codes per dimension, leave a
 dimension out to get its total); no request aggregates raw data again. So any set of requests
-reveals at most what the whole protected cube reveals, and the attacker audit of the cube covers
+reveals at most what the whole protected cube reveals, and the protection of the cube covers
 every combination of requests (the cover-cube method for consistency across requests).
 
 Rates (per 1 000 inhabitants) and averages are computed from published cells only: a rate or
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -30,7 +32,8 @@ from samhandling.engine import Engine
 from samhandling.errors import SamhandlingError
 from samhandling.indicators.facts import residence_map
 from samhandling.tables.dimensions import Dimension
-from samhandling.tables.disclosure import PUBLISHED, REASON_NAMES, protect
+from samhandling.tables.disclosure import PUBLISHED, REASON_NAMES
+from samhandling.tables.hypercube import Axis, protect_hypercubes
 
 __all__ = [
     "CONTENTS",
@@ -42,6 +45,7 @@ __all__ = [
     "StatTable",
     "TableError",
     "build_cube",
+    "cube_lines",
 ]
 
 CONTENTS = "ContentsCode"
@@ -390,7 +394,8 @@ def _population_lookup(engine: Engine, spec: CubeSpec, borders: int) -> dict[tup
     return lookup
 
 
-def _lines(spec: CubeSpec, cells: pa.Table) -> list[list[int]]:
+def cube_lines(spec: CubeSpec, cells: pa.Table) -> list[list[int]]:
+    """Every line of the cube as cell indices (total first): what an attacker knows adds up."""
     dims = spec.dimensions
     columns: list[list[Any]] = [cells[d.id].to_pylist() for d in dims]
     n = cells.num_rows
@@ -422,6 +427,23 @@ def _lines(spec: CubeSpec, cells: pa.Table) -> list[list[int]]:
     return out
 
 
+def _axes(spec: CubeSpec) -> list[Axis]:
+    return [Axis.from_mapping([c for c, _ in d.codes], d.mapping) for d in spec.dimensions]
+
+
+def _coordinates(spec: CubeSpec, cells: pa.Table) -> npt.NDArray[np.int64]:
+    """Each cell's code index per dimension (the order of ``Dimension.codes``)."""
+    out = np.zeros((cells.num_rows, len(spec.dimensions)), dtype=np.int64)
+    for j, d in enumerate(spec.dimensions):
+        index = {c: i for i, (c, _) in enumerate(d.codes)}
+        column = cells[d.id].to_pylist()
+        try:
+            out[:, j] = [index[str(code)] for code in column]
+        except KeyError as exc:
+            raise SamhandlingError(f"Kuben {spec.id} har en ukjent kode {exc} i {d.id}") from None
+    return out
+
+
 def build_cube(
     engine: Engine,
     spec: CubeSpec,
@@ -437,7 +459,9 @@ def build_cube(
     cells = engine.query(_cube_sql(spec))
     additive = {m.id: np.asarray(cells[m.id].to_pylist(), dtype=np.float64) for m in spec.measures}
     patients = np.asarray(cells["pasienter"].to_pylist(), dtype=np.int64)
-    reasons = protect(patients, additive, _lines(spec, cells), threshold)
+    reasons = protect_hypercubes(
+        _coordinates(spec, cells), _axes(spec), patients, additive, threshold
+    )
     cast: list[pa.Field[Any]] = [pa.field(d.id, pa.string()) for d in spec.dimensions]
     cast += [pa.field(m.id, pa.int64()) for m in spec.measures]
     cast.append(pa.field("pasienter", pa.int64()))

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from samhandling.indicators.facts import UNKNOWN_RESIDENCE
+from samhandling.indicators.facts import CITY_DISTRICT, UNKNOWN_RESIDENCE
 from samhandling.refdata import catchment, municipality_years
 from samhandling.refdata.periods import MONTHS_PER_TERTIAL
 from samhandling.rules import RuleSet
@@ -78,8 +78,19 @@ def _lines_of(parent_of: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ..
     return tuple((p, tuple(children)) for p, children in parent_of.items() if children)
 
 
-def region_dimension(borders: int) -> Dimension:
-    """Residence: municipality, county (fylke), catchment area (HF), RHF and the country."""
+DISTRICT_PREFIX = "B"
+UNKNOWN_DISTRICT = "U"
+
+
+def region_dimension(borders: int, districts: Sequence[tuple[str, str, str]] = ()) -> Dimension:
+    """Residence: municipality, county (fylke), catchment area (HF), RHF and the country.
+
+    ``districts`` (municipality code in ``borders``, district code, label) adds city districts
+    (bydeler) below their municipality, coded ``B<district>``, with ``B<municipality>U`` for
+    the municipality's residents without a district, so that the municipality is the sum of
+    its districts (a line, protected like any other). Without districts the key is the
+    residence alone.
+    """
     years = municipality_years()
     rows = years.filter(pc.equal(years["year"], pa.scalar(borders, pa.int16())))
     munis = _texts(rows["municipality"])
@@ -113,6 +124,35 @@ def region_dimension(borders: int) -> Dimension:
     mapping += [(UNKNOWN_RESIDENCE, UNKNOWN_RESIDENCE), (UNKNOWN_RESIDENCE, COUNTRY)]
     parents: dict[str, list[str]] = {COUNTRY: [*county_parts, UNKNOWN_RESIDENCE]}
     parents.update(county_parts)
+    key_sql = "f.residence"
+    by_municipality: dict[str, list[tuple[str, str]]] = {}
+    for m, district, label in sorted(districts):
+        if m in county_of:
+            by_municipality.setdefault(m, []).append((district, label))
+    if by_municipality:
+        # In a municipality with districts a row's key is "<residence>:<district>" ("<residence>:"
+        # without one), counted for the district and everything the municipality counts for. The
+        # plain residence key stays for the population (denominators are per municipality; a
+        # district has no population here, so its rates are not published).
+        listed = ", ".join(f"'{m}'" for m in sorted(by_municipality))
+        key_sql = (
+            f"CASE WHEN f.residence IN ({listed}) "
+            f"THEN f.residence || ':' || COALESCE(f.{CITY_DISTRICT}, '') ELSE f.residence END"
+        )
+        municipality_codes = {m: [c for k, c in mapping if k == m] for m in by_municipality}
+        for m, parts in by_municipality.items():
+            unknown = f"{DISTRICT_PREFIX}{m}{UNKNOWN_DISTRICT}"
+            part_codes = []
+            for district, label in parts:
+                code = f"{DISTRICT_PREFIX}{district}"
+                codes.append((code, label))
+                part_codes.append(code)
+                mapping.append((f"{m}:{district}", code))
+                mapping += [(f"{m}:{district}", c) for c in municipality_codes[m]]
+            codes.append((unknown, f"{names[m]}: uoppgitt bydel"))
+            mapping.append((f"{m}:", unknown))
+            mapping += [(f"{m}:", c) for c in municipality_codes[m]]
+            parents[m] = [*part_codes, unknown]
     lines = list(_lines_of(parents))
     if hf_of and len(hf_of) == len(munis):
         rhf_parts: dict[str, list[str]] = {f"R{r}": [] for r in sorted(rhf_names)}
@@ -124,7 +164,7 @@ def region_dimension(borders: int) -> Dimension:
     return Dimension(
         id="region",
         label="region",
-        key_sql="f.residence",
+        key_sql=key_sql,
         mapping=tuple(mapping),
         codes=tuple(codes),
         lines=tuple(lines),
@@ -246,4 +286,43 @@ def category_dimension(
         codes=((TOTAL, total_label), *values),
         lines=((TOTAL, tuple(c for c, _ in values)),),
         total=TOTAL,
+    )
+
+
+def grouped_category_dimension(
+    dim_id: str,
+    label: str,
+    column: str,
+    values: Sequence[tuple[str, str]],
+    *,
+    groups: Sequence[tuple[str, str, Sequence[str]]],
+    total_label: str,
+) -> Dimension:
+    """A classification with subtotals: ``groups`` are (code, label, member codes).
+
+    Each group is published as the sum of its members (a line of its own, so disclosure control
+    protects it like any total); a value may belong to one group at most.
+    """
+    plain = category_dimension(dim_id, label, column, values, total_label)
+    known = {c for c, _ in values}
+    seen: set[str] = set()
+    mapping = list(plain.mapping)
+    group_codes: list[tuple[str, str]] = []
+    lines = list(plain.lines)
+    for code, group_label, members in groups:
+        parts = tuple(m for m in members if m in known)
+        if set(parts) & seen:
+            raise ValueError(f"{dim_id}: a value belongs to two groups ({code})")
+        seen.update(parts)
+        mapping += [(m, code) for m in parts]
+        group_codes.append((code, group_label))
+        lines.append((code, parts))
+    return Dimension(
+        id=plain.id,
+        label=plain.label,
+        key_sql=plain.key_sql,
+        mapping=tuple(mapping),
+        codes=(plain.codes[0], *group_codes, *plain.codes[1:]),
+        lines=tuple(lines),
+        total=plain.total,
     )

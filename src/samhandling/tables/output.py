@@ -116,8 +116,13 @@ def _csv(table: StatTable) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
+    ids = [d[0] for d in table.dimensions]
+    measure_at = 2 * ids.index(CONTENTS) if CONTENTS in ids else None
     for row in rows:
         value = row[-2]
+        if isinstance(value, float) and measure_at is not None:
+            # A decimal measure keeps its decimals (money 4834267.70, not 4834267.7).
+            value = f"{value:.{table.units[row[measure_at]][1]}f}"
         row[-2] = SUPPRESSED if row[-1] else ("" if value is None else value)
         writer.writerow(row)
     return buffer.getvalue().encode("utf-8")

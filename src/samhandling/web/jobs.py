@@ -14,15 +14,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
 
 from samhandling.engine import DuckDBEngine, Engine
+from samhandling.rules import RuleSet
 from samhandling.warehouse import Warehouse
 
-__all__ = ["Computation", "Computations"]
+__all__ = ["Computation", "Computations", "job"]
 
 Compute = Callable[[Engine], Any]
 
@@ -115,3 +116,38 @@ class Computations:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Portal(Protocol):
+    """What :func:`job` needs of the portal: its computations and its rules."""
+
+    @property
+    def computations(self) -> Computations: ...
+
+    @property
+    def rules(self) -> RuleSet: ...
+
+
+def job(
+    portal: _Portal,
+    label: str,
+    compute: Callable[..., Any],
+    *args: Hashable,
+    **kwargs: Hashable,
+) -> Computation:
+    """The portal's one way to ask for a result: ``compute(engine, rules, *args, **kwargs)``.
+
+    ``compute`` is a function of the instruments or indicators (or of the web modules) that
+    takes an engine and the portal's rules first. The result is cached under the function's
+    qualified name and its arguments, so every page that asks for the same thing shares one
+    computation; ``label`` (Norwegian) is what the progress page shows while it runs.
+    """
+    rules = portal.rules
+    key = (
+        f"{compute.__module__}.{compute.__qualname__}",
+        args,
+        tuple(sorted(kwargs.items())),
+    )
+    return portal.computations.submit(
+        key, label, lambda engine: compute(engine, rules, *args, **kwargs)
+    )

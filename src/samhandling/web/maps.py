@@ -50,6 +50,7 @@ __all__ = [
     "class_breaks",
     "class_of",
     "discharge_ready_map",
+    "indicator_map",
     "stay_rate_map",
     "stay_rates",
 ]
@@ -220,13 +221,15 @@ def choropleth_svg(
     decimals: int = 1,
     description: str = "",
     threshold: int | None = None,
+    suppressed_note: str | None = None,
 ) -> Markup:
     """The municipalities of ``borders`` coloured by quantile class of ``values``.
 
     ``values`` maps municipality codes (of the map's borders) to their value; a code that is
     absent or ``None`` is drawn grey as missing, a code in ``suppressed`` hatched (whatever its
     value, which is neither drawn nor used for the class breaks). ``map_id`` must be unique on
-    the page. ``threshold`` only words the suppression note ("færre enn 5 pasienter").
+    the page. ``threshold`` only words the suppression note ("færre enn 5 pasienter");
+    ``suppressed_note`` replaces that wording (e.g. when cells are also hidden to protect others).
     Values are rounded half up to ``decimals`` before the classes are taken.
     """
     shapes = basemap(borders)
@@ -240,7 +243,9 @@ def choropleth_svg(
     }
     breaks = class_breaks(shown.values())
     colours = _colours(breaks)
-    why = f"færre enn {threshold} pasienter" if threshold is not None else "for få pasienter"
+    why = suppressed_note or (
+        f"færre enn {threshold} pasienter" if threshold is not None else "for få pasienter"
+    )
     hatch = f"{map_id}-prikk"
     legend_h = 18 * ((len(colours) if shown else 0) + 2) + 24
     parts = [
@@ -317,6 +322,12 @@ class IndicatorMap:
     threshold: int
     svg: Markup
     rows: tuple[MapRow, ...]
+    suppressed_note: str = ""
+
+    @property
+    def why_suppressed(self) -> str:
+        """Why a hatched municipality has no value, in words."""
+        return self.suppressed_note or f"færre enn {self.threshold} pasienter"
 
 
 # Indicators of the discharge-ready statistics that the map can show: key → (label, numerator).
@@ -358,7 +369,7 @@ def discharge_ready_map(
         for code, (count, population, _patients) in totals.items()
     }
     suppressed = {code for code, t in totals.items() if 0 < t[2] < threshold}
-    return _indicator_map(
+    return indicator_map(
         indicator,
         label,
         year,
@@ -369,7 +380,7 @@ def discharge_ready_map(
     )
 
 
-def _indicator_map(
+def indicator_map(
     indicator: str,
     label: str,
     year: int,
@@ -378,7 +389,16 @@ def _indicator_map(
     threshold: int,
     values: dict[str, Decimal | None],
     suppressed: set[str],
+    decimals: int = 1,
+    suppressed_note: str = "",
+    legend_note: str = "",
 ) -> IndicatorMap:
+    """The choropleth of ``values`` (codes of ``borders``) and its table rows.
+
+    ``suppressed_note`` says in the caption and table why a municipality is suppressed
+    (default: fewer than ``threshold`` patients); ``legend_note`` is the short form the map's
+    legend and tooltips use (default: the same).
+    """
     shapes = basemap(borders)
     svg = choropleth_svg(
         f"kart-{indicator}",
@@ -386,7 +406,9 @@ def _indicator_map(
         values,
         suppressed,
         borders=borders,
+        decimals=decimals,
         threshold=threshold,
+        suppressed_note=legend_note or suppressed_note or None,
         description=(
             f"Kart over kommunene farget etter {label.lower()} i {year}. "
             "Tallene står i tabellen under kartet."
@@ -401,7 +423,7 @@ def _indicator_map(
         )
         for s in shapes.shapes
     )
-    return IndicatorMap(indicator, label, year, borders, threshold, svg, rows)
+    return IndicatorMap(indicator, label, year, borders, threshold, svg, rows, suppressed_note)
 
 
 # Inpatient stays per 1 000 inhabitants (samhandling.indicators.standardisation), crude (rå) or
@@ -489,7 +511,7 @@ def stay_rate_map(rates: pa.Table, year: int, indicator: str, threshold: int) ->
         values[code] = None if rate is None else round(Decimal(str(rate)), 6)
         if 0 < int(row["patients"]) < threshold:
             suppressed.add(code)
-    return _indicator_map(
+    return indicator_map(
         indicator,
         label,
         year,

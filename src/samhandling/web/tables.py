@@ -16,11 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samhandling.engine import Engine
 from samhandling.formatting import number
+from samhandling.rules import RuleSet
 from samhandling.tables.catalog import Catalog, build_catalog
 from samhandling.tables.cube import CONTENTS, SUPPRESSED, StatTable, TableError
 from samhandling.tables.output import MEDIA_TYPES, REASON_LABELS, render
 from samhandling.web._app import Portal, await_jobs, portal_of
 from samhandling.web._app import render as render_page
+from samhandling.web.jobs import Computation, job
 
 MEASURE_PARAM = "maal"
 # Download suffix → output format of samhandling.tables.output.
@@ -29,15 +31,16 @@ DOWNLOADS = {"json": "json-stat2", "csv": "csv", "xlsx": "xlsx"}
 BORDERS = 2024
 
 
-def _catalog_job(portal: Portal) -> Any:
-    rules = portal.rules
+def published_catalog(engine: Engine, rules: RuleSet, borders: int) -> Catalog:
+    """Every table of the catalogue, protected, in the municipalities of ``borders``."""
+    from samhandling.indicators.facts import icd10_block_table
 
-    def compute(engine: Engine) -> Catalog:
-        from samhandling.indicators.facts import icd10_block_table
+    return build_catalog(engine, rules, borders=borders, blocks=icd10_block_table())
 
-        return build_catalog(engine, rules, borders=BORDERS, blocks=icd10_block_table())
 
-    return portal.computations.submit(("table_catalog", BORDERS), "Tabeller med prikking", compute)
+def catalog_job(portal: Portal) -> Computation:
+    """The protected cubes (shared by the table generator and the public statistics page)."""
+    return job(portal, "Tabeller med prikking", published_catalog, BORDERS)
 
 
 def _slice(catalog: Catalog, table_id: str, request: Request) -> StatTable:
@@ -91,7 +94,7 @@ def add_table_views(app: FastAPI) -> None:
     @app.get("/tabeller", response_class=HTMLResponse)
     def tables_page(request: Request) -> Response:
         portal = portal_of(request)
-        job = _catalog_job(portal)
+        job = catalog_job(portal)
         waiting = await_jobs(request, [job], "Tabeller")
         if waiting is not None:
             return waiting
@@ -106,7 +109,7 @@ def add_table_views(app: FastAPI) -> None:
     @app.get("/tabeller/{table_id}", response_class=HTMLResponse)
     def table_page(request: Request, table_id: str) -> Response:
         portal = portal_of(request)
-        job = _catalog_job(portal)
+        job = catalog_job(portal)
         waiting = await_jobs(request, [job], "Tabell")
         if waiting is not None:
             return waiting
@@ -140,7 +143,7 @@ def add_table_views(app: FastAPI) -> None:
     def table_download(request: Request, table_id: str, suffix: str) -> Response:
         if suffix not in DOWNLOADS:
             raise StarletteHTTPException(404)
-        catalog: Catalog = _catalog_job(portal_of(request)).result()
+        catalog: Catalog = catalog_job(portal_of(request)).result()
         stat = _slice(catalog, table_id, request)
         fmt = DOWNLOADS[suffix]
         return Response(

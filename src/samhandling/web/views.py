@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,7 +22,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from samhandling.engine import Engine
 from samhandling.errors import SamhandlingError
 from samhandling.formatting import MONTHS, month_no
 from samhandling.instruments import (
@@ -50,6 +50,7 @@ from samhandling.web._app import (
     year_param,
 )
 from samhandling.web.charts import Series, bar_chart
+from samhandling.web.jobs import Computation, job
 from samhandling.web.maps import (
     DISCHARGE_READY_INDICATORS,
     RATE_SWITCH,
@@ -57,6 +58,12 @@ from samhandling.web.maps import (
     discharge_ready_map,
     stay_rate_map,
     stay_rates,
+)
+from samhandling.web.municipality import (
+    YearIndicators,
+    municipality_peers,
+    page_context,
+    year_indicators,
 )
 from samhandling.web.security import (
     Principal,
@@ -158,60 +165,37 @@ class MonthRow:
         return None if self.akonto is None else self.akonto - self.amount
 
 
-def _invoice_jobs(portal: Portal, year: int) -> Any:
-    rules = portal.rules
-    return portal.computations.submit(
-        ("discharge_ready_invoices", year),
+def _invoices_job(portal: Portal, year: int) -> Computation:
+    return job(
+        portal,
         f"Utskrivningsklare pasienter: fakturaer {year}",
-        lambda engine: discharge_ready_invoices(engine, rules, year=year),
+        discharge_ready_invoices,
+        year=year,
     )
 
 
-def _statement_job(portal: Portal, year: int, level: str) -> Any:
-    rules = portal.rules
-
-    def compute(engine: Engine) -> pa.Table:
-        return cofinancing_statement(engine, rules, year, period="month", level=level)  # type: ignore[arg-type]
-
-    return portal.computations.submit(
-        ("cofinancing_statement", year, level), f"Medfinansiering per måned {year}", compute
-    )
-
-
-def _akonto_job(portal: Portal, year: int) -> Any:
-    rules = portal.rules
-    return portal.computations.submit(
-        ("cofinancing_akonto", year),
-        f"À-konto {year}",
-        lambda engine: cofinancing_akonto(engine, rules, year),
-    )
-
-
-def _statistics_job(portal: Portal, year: int) -> Any:
-    rules = portal.rules
-    return portal.computations.submit(
-        ("discharge_ready_statistics", year),
+def _statistics_job(portal: Portal, year: int) -> Computation:
+    return job(
+        portal,
         f"Utskrivningsklare pasienter: overliggerdøgn {year}",
-        lambda engine: discharge_ready_statistics(engine, rules, year),
+        discharge_ready_statistics,
+        year,
     )
 
 
-def _stay_rates_job(portal: Portal, year: int) -> Any:
-    rules = portal.rules
-    return portal.computations.submit(
-        ("stay_rates", year),
-        f"Innleggelser per 1 000 innbyggere {year}",
-        lambda engine: stay_rates(engine, rules, year),
+def _statement_job(portal: Portal, year: int, level: str) -> Computation:
+    return job(
+        portal,
+        f"Medfinansiering per måned {year}",
+        cofinancing_statement,
+        year,
+        period="month",
+        level=level,
     )
 
 
-def _lines_job(portal: Portal) -> Any:
-    rules = portal.rules
-    return portal.computations.submit(
-        ("discharge_ready_lines",),
-        "Utskrivningsklare pasienter: fakturalinjer",
-        lambda engine: discharge_ready_lines(engine, rules),
-    )
+def _lines_job(portal: Portal) -> Computation:
+    return job(portal, "Utskrivningsklare pasienter: fakturalinjer", discharge_ready_lines)
 
 
 def _invoice_table(lines: pa.Table, municipality: str, health_trust: str, month: date) -> pa.Table:
@@ -248,6 +232,10 @@ def _line_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_views(app: FastAPI) -> None:
+    from samhandling.web.public import add_public_views
+
+    add_public_views(app)
+
     @app.get("/kommune/{code}", response_class=HTMLResponse)
     def municipality_page(request: Request, code: str, aar: str | None = None) -> Response:
         principal = require_login(request)
@@ -268,13 +256,29 @@ def add_views(app: FastAPI) -> None:
         }
         if year is None:
             return render(request, "municipality.html", context, title=f"Min kommune: {name}")
-        jobs = [_invoice_jobs(portal, year), _statistics_job(portal, year)]
+        jobs = [_invoices_job(portal, year), _statistics_job(portal, year)]
         has_cof = cofinancing_year(portal, year)
         if has_cof:
-            jobs += [_statement_job(portal, year, "municipality"), _akonto_job(portal, year)]
+            jobs += [
+                _statement_job(portal, year, "municipality"),
+                job(portal, f"À-konto {year}", cofinancing_akonto, year),
+            ]
+        indicators = job(portal, f"Nøkkeltall for alle kommuner {year}", year_indicators, year)
+        peers = job(
+            portal, f"Sammenlignbare kommuner for {name} {year}", municipality_peers, code, year
+        )
+        started = time.monotonic()
         waiting = await_jobs(request, jobs, f"Min kommune: {name}")
         if waiting is not None:
             return waiting
+        # The bills are shown as soon as they are ready; the comparison (a computation over
+        # every municipality) fills in when it is done, the page reloading itself meanwhile.
+        remaining = max(0.0, portal.wait_seconds - (time.monotonic() - started))
+        comparison = [indicators, peers]
+        if portal.computations.wait(comparison, remaining):
+            context.update(_indicator_context(indicators, peers, code, name))
+        else:
+            context["indicators_pending"] = comparison
         stats = _rows(jobs[1].result(), municipality=code)
         context["dr_stats"] = stats[0] if stats else None
         invoices = _rows(jobs[0].result(), paying_municipality=code)
@@ -298,11 +302,13 @@ def add_views(app: FastAPI) -> None:
         first = _month(month)
         _require_line_access(principal, code, orgnr)
         portal = portal_of(request)
-        job = _lines_job(portal)
-        waiting = await_jobs(request, [job], "Fakturalinjer")
+        lines_job = _lines_job(portal)
+        waiting = await_jobs(request, [lines_job], "Fakturalinjer")
         if waiting is not None:
             return waiting
-        lines: list[dict[str, Any]] = _invoice_table(job.result(), code, orgnr, first).to_pylist()
+        lines: list[dict[str, Any]] = _invoice_table(
+            lines_job.result(), code, orgnr, first
+        ).to_pylist()
         resource = f"utskrivningsklare/{code}/{orgnr}/{month}"
         portal.store.audit(
             principal.user,
@@ -421,11 +427,11 @@ def add_views(app: FastAPI) -> None:
         }
         if year is None:
             return render(request, "health_trust.html", context, title=name)
-        job = _invoice_jobs(portal, year)
-        waiting = await_jobs(request, [job], name)
+        invoices_job = _invoices_job(portal, year)
+        waiting = await_jobs(request, [invoices_job], name)
         if waiting is not None:
             return waiting
-        invoices = _rows(job.result(), health_trust=orgnr)
+        invoices = _rows(invoices_job.result(), health_trust=orgnr)
         by_municipality: dict[str, dict[str, Any]] = {}
         for row in invoices:
             code = row["paying_municipality"]
@@ -478,8 +484,8 @@ def add_views(app: FastAPI) -> None:
             return render(request, "country.html", context, title="Landet")
         indicator = kart if kart in _MAP_INDICATORS else "overliggerdogn"
         jobs = [
-            _invoice_jobs(portal, year),
-            _stay_rates_job(portal, year)
+            _invoices_job(portal, year),
+            job(portal, f"Innleggelser per 1 000 innbyggere {year}", stay_rates, year)
             if indicator in STAY_RATE_INDICATORS
             else _statistics_job(portal, year),
         ]
@@ -522,17 +528,14 @@ def add_views(app: FastAPI) -> None:
         principal = require_login(request)
         _check(_EPISODE, episode_id, "episode-id")
         portal = portal_of(request)
-        rules = portal.rules
-        job = portal.computations.submit(
-            ("explain", episode_id),
-            f"Forklaring av episode {episode_id}",
-            lambda engine: explain_episode(engine, rules, episode_id),
+        explain_job = job(
+            portal, f"Forklaring av episode {episode_id}", explain_episode, episode_id
         )
-        waiting = await_jobs(request, [job], "Forklaring")
+        waiting = await_jobs(request, [explain_job], "Forklaring")
         if waiting is not None:
             return waiting
         try:
-            explanation: Explanation = job.result()
+            explanation: Explanation = explain_job.result()
         except EpisodeNotFoundError:
             raise StarletteHTTPException(404) from None
         if not _may_explain(principal, explanation):
@@ -563,6 +566,25 @@ def add_views(app: FastAPI) -> None:
             },
             title=f"Forklaring av {episode_id}",
         )
+
+
+def _indicator_context(
+    indicators: Computation, peers: Computation, code: str, name: str
+) -> dict[str, Any]:
+    """Min kommune's comparison with peers and the country (see :mod:`.municipality`)."""
+    try:
+        ind: YearIndicators = indicators.result()
+    except SamhandlingError as exc:
+        return {"indicator_error": str(exc)}
+    if code not in ind.residences:
+        return {"indicator_error": f"Kommunenummer {code} hadde ingen innbyggere i {ind.year}."}
+    try:
+        groups = peers.result()
+        error = ""
+    except SamhandlingError as exc:
+        # The comparison with the country still stands without peers.
+        groups, error = [], str(exc)
+    return {"ind": page_context(ind, code, name, groups), "peer_error": error}
 
 
 def _require_line_access(principal: Principal, municipality: str, health_trust: str) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from samhandling.store.models import Base
+from samhandling.store.models import Base, load_area_models
+
+load_area_models()
 
 
 def _run(connection: Connection) -> None:

@@ -1,0 +1,534 @@
+"""Secondary suppression for whole cubes by protecting hypercubes (GHMITER-style), with proof.
+
+The LP audit in :mod:`samhandling.tables.disclosure` solves linear programmes over every linked
+group of hidden cells; a national cube (municipality x tertial x sex x age, every margin) links
+hundreds of thousands of hidden cells into one group and the audit does not finish. This module
+protects a cube *constructively* instead, and each protection comes with its own proof.
+
+**Atoms.** Every dimension maps fact keys (a municipality, a year-month, an age) to codes at
+every level. Keys that map to exactly the same codes are interchangeable; call each such class an
+*atom*. Every code is the sum of the atoms it contains, so *any* change to the atom-level table
+changes the published cells consistently with every line (``total = sum of parts``) of the cube.
+
+**Certificates.** For a primary cell ``t`` choose, per dimension, either one atom ``A`` inside
+``t``'s code (vector ``+1`` on every code containing ``A``) or a pair: ``A`` inside and ``B``
+outside (``+1`` on codes containing ``A`` only, ``-1`` on codes containing ``B`` only). The
+tensor product of these per-dimension vectors, ``x``, is a change of the cube that keeps every
+line and has ``x[t] = +1``: it is the corner pattern of a hypercube. If every cell where ``x`` is
+non-zero is hidden, the attacker cannot tell the true table from ``table + d * x`` for any ``d``
+that keeps cells non-negative: ``d`` in ``[-min(+ corners), min(- corners)]``. So the attacker's
+interval for ``t`` is at least ``min(+ corners) + min(- corners)`` wide (unbounded when there is
+no ``-`` corner). A certificate is accepted when that width reaches the threshold in every
+additive measure where ``t`` is non-zero. Certificates stay valid when more cells are hidden, so
+one pass over the primary cells suffices; nothing is re-audited.
+
+**Choice.** Primary cells are taken smallest first (then in cube order: deterministic), in
+batches scored together with numpy. Per dimension, the candidate vectors whose cells exist along
+the cell's line are ranked (fewest new hidden cells, smallest support, least value); the two
+cheapest pairs and the cheapest single are combined in every way, and the valid hypercube with
+the least *information loss* (sum of the values hidden anew, plus one per cell) is hidden. Cells
+that no such combination protects get a wider search (six pairs, three singles), and only then,
+as the last resort, the hypercube of one fact's atoms taken singly: the cell with its aggregates
+(always exists, and lets the cell grow without bound). Validity of a hypercube never depends on
+which cells are hidden, only its cost does, so batching can make the pattern slightly larger than
+one-by-one choice, never unsafe.
+
+Secondary cells (hidden only to protect others) describe at least ``threshold`` patients and need
+no protection interval of their own. The method is sound but not minimal: it may hide more cells
+than an exact optimisation would. ``tests/test_disclosure.py`` checks every result with an
+independent LP attacker over the whole cube.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
+
+__all__ = ["Axis", "protect_hypercubes"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+# Candidate vectors tried per dimension and primary cell: how many pairs, and then singles.
+PAIRS_PER_DIMENSION = 2
+SINGLES_PER_DIMENSION = 1
+# ... and for the cells those do not protect.
+WIDER_PAIRS = 6
+WIDER_SINGLES = 3
+WIDER_BATCH = 8
+# Most hypercubes moved together for one cell before falling back to its aggregates.
+COMBINED_MAX = 24
+# A single hypercube losing more than this many times the threshold is compared with a spread
+# over several (a tuning constant of the search: it changes how much is hidden, never safety).
+COMBINE_ABOVE_LOSS = 50
+# Candidates kept per code before the data are looked at (smallest supports first).
+CANDIDATES_PER_CODE = 64
+# Elements (combinations x corners) scored together: sets how many primary cells form a batch.
+BATCH_ELEMENTS = 4_000_000
+# Largest key space (product of the axes' code counts) looked up through a dense index array.
+DENSE_LOOKUP_MAX = 64_000_000
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One dimension as the method needs it: its codes and, per atom, the codes containing it."""
+
+    codes: tuple[str, ...]
+    atoms: tuple[frozenset[int], ...]
+
+    @classmethod
+    def from_mapping(cls, codes: Sequence[str], mapping: Sequence[tuple[str, str]]) -> Axis:
+        """``mapping`` lists (fact key, code) pairs; keys with the same codes form one atom."""
+        index = {c: i for i, c in enumerate(codes)}
+        of_key: dict[str, set[int]] = {}
+        for key, code in mapping:
+            if code in index:
+                of_key.setdefault(key, set()).add(index[code])
+        atoms = sorted({frozenset(s) for s in of_key.values() if s}, key=sorted)
+        return cls(tuple(codes), tuple(atoms))
+
+    def candidates(self, code: int, stride: int) -> _Candidates:
+        """Vectors with ``+1`` at ``code``, as key offsets: pairs by support size, then singles."""
+        inside = [a for a in self.atoms if code in a]
+        outside = [b for b in self.atoms if code not in b]
+        pairs: dict[tuple[tuple[int, int], ...], None] = {}
+        for a in inside:
+            for b in outside:
+                vec = tuple(sorted([(c, 1) for c in a - b] + [(c, -1) for c in b - a]))
+                pairs.setdefault(vec)
+        ranked = sorted(pairs, key=lambda v: (len(v), v))[:CANDIDATES_PER_CODE]
+        # Every single is kept: the fallback needs the atoms of some fact under the code.
+        singles = sorted(
+            {tuple((c, 1) for c in sorted(a)) for a in inside}, key=lambda v: (len(v), v)
+        )
+        vectors = [*ranked, *singles]
+        width = max(len(v) for v in vectors)
+        delta = np.zeros((len(vectors), width), dtype=np.int64)
+        signs = np.zeros((len(vectors), width), dtype=np.int64)
+        for i, vec in enumerate(vectors):
+            delta[i, : len(vec)] = [(c - code) * stride for c, _ in vec]
+            signs[i, : len(vec)] = [s for _, s in vec]
+        single = np.zeros(len(vectors), dtype=bool)
+        single[len(ranked) :] = True
+        return _Candidates(delta, signs, single)
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """Candidate vectors of one code: key offsets and signs per row, padded with sign 0."""
+
+    delta: IntArray
+    signs: IntArray
+    single: npt.NDArray[np.bool_]
+
+    def rows(self, chosen: IntArray) -> _Candidates:
+        """The chosen rows, without padding columns none of them uses."""
+        width = max(1, int((self.signs[chosen] != 0).sum(axis=1).max(initial=0)))
+        return _Candidates(
+            self.delta[chosen, :width], self.signs[chosen, :width], self.single[chosen]
+        )
+
+
+def protect_hypercubes(
+    coords: IntArray,
+    axes: Sequence[Axis],
+    patients: npt.ArrayLike,
+    measures: Mapping[str, npt.ArrayLike],
+    threshold: int,
+) -> npt.NDArray[np.int8]:
+    """Suppression reason per cell (``PUBLISHED``, ``PRIMARY``, ``SECONDARY``).
+
+    ``coords`` has one row per cell and one column per axis (the code's index in ``axis.codes``);
+    cells not listed are empty (published zeros). ``patients`` drives primary suppression; every
+    measure in ``measures`` is additive along the axes and must be protected (the first one ranks
+    the choices).
+    """
+    coords = np.asarray(coords, dtype=np.int64)
+    pat = np.asarray(patients, dtype=np.int64)
+    values = [np.asarray(v, dtype=np.float64) for v in measures.values()]
+    if not values:
+        raise ValueError("protect_hypercubes needs at least one additive measure")
+    n = len(pat)
+    reasons = np.zeros(n, dtype=np.int8)
+    reasons[(pat >= 1) & (pat < threshold)] = PRIMARY
+    if n == 0 or not np.any(reasons):
+        return reasons
+    sizes = np.array([len(a.codes) for a in axes], dtype=np.int64)
+    strides = np.ones(len(axes), dtype=np.int64)
+    for j in range(len(axes) - 2, -1, -1):
+        strides[j] = strides[j + 1] * sizes[j + 1]
+    keys = coords @ strides
+    lookup = _Lookup(keys, int(np.prod(sizes)))
+    search = _Search(keys, strides, lookup, reasons, values, threshold)
+    primaries = np.flatnonzero(reasons == PRIMARY)
+    stacks = [
+        _Stack.of(axis, np.unique(coords[primaries, j]), int(strides[j]))
+        for j, axis in enumerate(axes)
+    ]
+    ordered = primaries[np.lexsort((primaries, values[0][primaries]))]
+    per_cell = int(
+        np.prod(
+            [min(s.height, PAIRS_PER_DIMENSION + SINGLES_PER_DIMENSION) * s.width for s in stacks]
+        )
+    )
+    batch = max(1, BATCH_ELEMENTS // max(1, per_cell))
+    for start in range(0, len(ordered), batch):
+        cells = ordered[start : start + batch]
+        rows = [stack.row[coords[cells, j]] for j, stack in enumerate(stacks)]
+        taken = [s.take(r) for s, r in zip(stacks, rows, strict=True)]
+        chosen = search.batch_best(cells, taken, PAIRS_PER_DIMENSION, SINGLES_PER_DIMENSION)
+        missing = [i for i, c in enumerate(chosen) if c is None]
+        # Look wider for the few cells the cheapest candidates do not protect (small batches:
+        # wide searches score many more combinations per cell).
+        for part in range(0, len(missing), WIDER_BATCH):
+            some = missing[part : part + WIDER_BATCH]
+            wider = search.batch_best(
+                cells[some],
+                [s.take(r[some]) for s, r in zip(stacks, rows, strict=True)],
+                WIDER_PAIRS,
+                WIDER_SINGLES,
+            )
+            for i, found in zip(some, wider, strict=True):
+                chosen[i] = found
+        for i, (cell, single) in enumerate(zip(cells.tolist(), chosen, strict=True)):
+            found = single
+            own = [s.take(r[i : i + 1]) for s, r in zip(stacks, rows, strict=True)]
+            if found is None or found[0] > COMBINE_ABOVE_LOSS * threshold:
+                # Spreading the change over several hypercubes of small cells can be much
+                # cheaper than one hypercube through big aggregates (or the only way at all).
+                for pairs, singles in (
+                    (PAIRS_PER_DIMENSION, SINGLES_PER_DIMENSION),
+                    (WIDER_PAIRS, WIDER_SINGLES),
+                ):
+                    spread = search.combined(cell, own, pairs, singles)
+                    if spread is not None:
+                        break
+                if spread is not None and (found is None or spread[0] < found[0]):
+                    found = spread
+            corners = (
+                found[1]
+                if found is not None
+                else search.unbounded(
+                    cell, [s.singles(int(r[i])) for s, r in zip(stacks, rows, strict=True)]
+                )
+            )
+            reasons[corners[reasons[corners] == PUBLISHED]] = SECONDARY
+    return reasons
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """The candidate vectors of every code of one axis (that a primary cell uses), padded."""
+
+    row: IntArray  # code -> row in the arrays below (-1: not used by any primary cell)
+    delta: IntArray  # (codes, candidates, width): key offsets
+    signs: IntArray  # 0 = padding
+    single: npt.NDArray[np.bool_]  # (codes, candidates)
+    real: npt.NDArray[np.bool_]
+
+    @property
+    def height(self) -> int:
+        return int(self.delta.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.delta.shape[2])
+
+    @classmethod
+    def of(cls, axis: Axis, codes: IntArray, stride: int) -> _Stack:
+        per_code = [axis.candidates(int(c), stride) for c in codes]
+        height = max(len(c.single) for c in per_code)
+        width = max(c.delta.shape[1] for c in per_code)
+        shape = (len(codes), height, width)
+        delta = np.zeros(shape, dtype=np.int64)
+        signs = np.zeros(shape, dtype=np.int64)
+        single = np.zeros(shape[:2], dtype=bool)
+        real = np.zeros(shape[:2], dtype=bool)
+        for i, c in enumerate(per_code):
+            h, w = c.delta.shape
+            delta[i, :h, :w] = c.delta
+            signs[i, :h, :w] = c.signs
+            single[i, :h] = c.single
+            real[i, :h] = True
+        row = np.full(len(axis.codes), -1, dtype=np.int64)
+        row[codes] = np.arange(len(codes))
+        return cls(row, delta, signs, single, real)
+
+    def take(self, rows: IntArray) -> _Stack:
+        return _Stack(
+            self.row, self.delta[rows], self.signs[rows], self.single[rows], self.real[rows]
+        )
+
+    def singles(self, row: int) -> _Candidates:
+        keep = self.real[row] & self.single[row]
+        return _Candidates(self.delta[row][keep], self.signs[row][keep], self.single[row][keep])
+
+
+class _Lookup:
+    """Cell index by linear key; ``-1`` for empty cells.
+
+    A dense array over the whole key space when it is small enough (one gather per lookup), else
+    sorted keys and binary search.
+    """
+
+    def __init__(self, keys: IntArray, key_space: int) -> None:
+        self.dense: npt.NDArray[np.int32] | None = None
+        if key_space <= DENSE_LOOKUP_MAX:
+            self.dense = np.full(key_space, -1, dtype=np.int32)
+            self.dense[keys] = np.arange(len(keys), dtype=np.int32)
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        self.space = key_space
+
+    def find(self, wanted: IntArray) -> IntArray:
+        inside = (wanted >= 0) & (wanted < self.space)
+        safe = np.where(inside, wanted, 0)
+        if self.dense is not None:
+            return np.where(inside, self.dense[safe], -1).astype(np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, safe), len(self.keys) - 1)
+        hit = inside & (self.keys[pos] == safe)
+        return np.where(hit, self.order[pos], -1)
+
+
+@dataclass(frozen=True)
+class _Option:
+    """Chosen candidates of one axis for a batch of cells: (cells, options, width) arrays."""
+
+    delta: IntArray
+    signs: IntArray
+    ok: npt.NDArray[np.bool_]  # (cells, options): a real, existing candidate
+
+    def rows(self, cells: IntArray) -> _Option:
+        return _Option(self.delta[cells], self.signs[cells], self.ok[cells])
+
+
+@dataclass
+class _Search:
+    """The cube being protected: cell keys, lookup, current reasons and the measures."""
+
+    keys: IntArray
+    strides: IntArray
+    table: _Lookup
+    reasons: npt.NDArray[np.int8]
+    values: list[FloatArray]
+    threshold: int
+
+    def options(
+        self, cells: IntArray, stacks: list[_Stack], pairs: int, singles: int
+    ) -> list[tuple[_Option, _Option]]:
+        """Per axis, the cheapest ``pairs`` pairs and ``singles`` singles of each cell.
+
+        Only candidates whose cells exist along the cell's line qualify; they are ranked by new
+        hidden cells, support size and value hidden anew.
+        """
+        bases = self.keys[cells]
+        per_axis = []
+        for stack in stacks:
+            found = self.table.find(bases[:, None, None] + stack.delta)
+            used = stack.signs != 0
+            exists = stack.real & np.all((found >= 0) | ~used, axis=2)
+            safe = np.maximum(found, 0)
+            fresh = used & (found >= 0) & (self.reasons[safe] == PUBLISHED)
+            cost = np.where(fresh, self.values[0][safe] + 1.0, 0.0).sum(axis=2)
+            index = np.broadcast_to(np.arange(exists.shape[1]), exists.shape)
+            ranks = (index, used.sum(axis=2), fresh.sum(axis=2), cost)
+            kinds = []
+            for wanted, how_many in (
+                (exists & ~stack.single, pairs),
+                (exists & stack.single, singles),
+            ):
+                rows = np.lexsort((*ranks, ~wanted))[:, :how_many]
+                chosen_signs = np.take_along_axis(stack.signs, rows[:, :, None], axis=1)
+                width = max(1, int((chosen_signs != 0).sum(axis=2).max(initial=0)))
+                chosen_delta = np.take_along_axis(stack.delta, rows[:, :, None], axis=1)
+                kinds.append(
+                    _Option(
+                        chosen_delta[:, :, :width],
+                        chosen_signs[:, :, :width],
+                        np.take_along_axis(wanted, rows, axis=1),
+                    )
+                )
+            per_axis.append((kinds[0], kinds[1]))
+        return per_axis
+
+    def corners(
+        self, cells: IntArray, pattern: Sequence[_Option]
+    ) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]]:
+        """Every combination of one pattern (one option array per axis) for each cell.
+
+        Returns corner cells and signs, shape (cells, combinations, corners), and whether every
+        corner of a combination exists (an empty cell is a published zero: it cannot move).
+        """
+        b = len(cells)
+        k = len(pattern)
+        delta = np.zeros([b] + [1] * (2 * k), dtype=np.int64)
+        signs = np.ones([b] + [1] * (2 * k), dtype=np.int64)
+        ok = np.ones([b] + [1] * k, dtype=bool)
+        for j, option in enumerate(pattern):
+            shape = [b] + [1] * (2 * k)
+            shape[1 + j], shape[1 + k + j] = option.delta.shape[1:]
+            delta = delta + option.delta.reshape(shape)
+            signs = signs * option.signs.reshape(shape)
+            ok_shape = [b] + [1] * k
+            ok_shape[1 + j] = option.ok.shape[1]
+            ok = ok & option.ok.reshape(ok_shape)
+        sizes = [b, *(o.ok.shape[1] for o in pattern)]
+        combos = int(np.prod(sizes[1:]))
+        delta = delta.reshape(b, combos, -1)
+        signs = signs.reshape(b, combos, -1)
+        exists = np.broadcast_to(ok, sizes).reshape(b, combos).copy()
+        found = self.table.find(self.keys[cells][:, None, None] + delta)
+        exists &= np.all((found >= 0) | (signs == 0), axis=2)
+        return found, signs, exists
+
+    def needs(self, cells: IntArray) -> list[npt.NDArray[np.bool_]]:
+        """Per measure, the cells that must be protected in it (non-zero; the first if all zero)."""
+        out = [v[cells] > 0 for v in self.values]
+        out[0] = out[0] | ~np.any(out, axis=0)
+        return out
+
+    def batch_best(
+        self, cells: IntArray, stacks: list[_Stack], pairs: int, singles: int
+    ) -> list[tuple[float, IntArray] | None]:
+        """Cheapest valid hypercube of each cell of a batch, all scored at once: (loss, cells).
+
+        Validity does not depend on which cells are hidden, only the cost does; choosing for a
+        batch with the costs at its start may hide a few more cells than one by one, never fewer
+        than needed. ``None`` where no combination is valid.
+        """
+        per_axis = self.options(cells, stacks, pairs, singles)
+        needs = self.needs(cells)
+        best_cost = np.full((len(cells), 2), np.inf)
+        out: list[tuple[float, IntArray] | None] = [None] * len(cells)
+        # Pairs and singles have different widths: each pattern (pair or single per axis) is
+        # scored on its own arrays, so padding does not multiply across axes.
+        for pattern in sorted(
+            itertools.product(*[range(2)] * len(per_axis)), key=lambda p: (sum(p), p)
+        ):
+            active = np.flatnonzero(best_cost[:, 0] > 0)  # loss 0: nothing can be cheaper
+            if len(active) == 0:
+                break
+            chosen = [per_axis[j][which].rows(active) for j, which in enumerate(pattern)]
+            found, signs, valid = self.corners(cells[active], chosen)
+            if found.shape[1] == 0:
+                continue
+            used = signs != 0
+            safe = np.maximum(found, 0)
+            for value, need in zip(self.values, needs, strict=True):
+                cells_v = value[safe]
+                down = np.where(used & (signs > 0), cells_v, np.inf).min(axis=2)
+                up = np.where(used & (signs < 0), cells_v, np.inf).min(axis=2)
+                valid &= ~need[active][:, None] | (down + up >= self.threshold)
+            fresh = used & (self.reasons[safe] == PUBLISHED)
+            # Information loss: the values hidden anew (+1 each, so zeros count); then how many.
+            n_fresh = fresh.sum(axis=2)
+            loss = np.where(
+                valid, np.where(fresh, self.values[0][safe] + 1.0, 0.0).sum(axis=2), np.inf
+            )
+            index = np.broadcast_to(np.arange(loss.shape[1]), loss.shape)
+            pick = np.lexsort((index, n_fresh, loss))[:, 0]
+            for r, i in enumerate(active.tolist()):
+                p = int(pick[r])
+                cost = (float(loss[r, p]), float(n_fresh[r, p]))
+                if valid[r, p] and cost < (best_cost[i, 0], best_cost[i, 1]):
+                    best_cost[i] = cost
+                    out[i] = (cost[0], found[r, p][used[r, p]])
+        return out
+
+    def combined(
+        self, cell: int, stacks: list[_Stack], pairs: int, singles: int
+    ) -> tuple[float, IntArray] | None:
+        """Several hypercubes moved together, for a cell no single hypercube protects.
+
+        A single hypercube lets the cell rise by the smallest ``-`` corner only. The sum ``Y``
+        of ``n`` hypercubes (all with ``+1`` at the cell) moved by ``d * Y / n`` keeps every line
+        too, and cells only ``-`` in one of them move by ``d / n``: spreading the change lets
+        the cell rise further. Hypercubes whose corners all exist are added cheapest first
+        while they widen the interval, until it is wide enough in every measure; ``None`` if
+        that does not happen within ``COMBINED_MAX`` hypercubes.
+        """
+        cells = np.array([cell])
+        per_axis = self.options(cells, stacks, pairs, singles)
+        needs = [bool(n[0]) for n in self.needs(cells)]
+        pool: list[tuple[float, int, IntArray, IntArray]] = []
+        for pattern in itertools.product(*[range(2)] * len(per_axis)):
+            chosen = [per_axis[j][which] for j, which in enumerate(pattern)]
+            found, signs, exists = self.corners(cells, chosen)
+            safe = np.maximum(found[0], 0)
+            fresh = (signs[0] != 0) & (self.reasons[safe] == PUBLISHED)
+            losses = np.where(fresh, self.values[0][safe] + 1.0, 0.0).sum(axis=1)
+            for p in np.flatnonzero(exists[0]).tolist():
+                used = signs[0, p] != 0
+                pool.append((float(losses[p]), len(pool), found[0, p][used], signs[0, p][used]))
+        pool.sort(key=lambda e: (e[0], e[1]))
+        total: dict[int, int] = {}
+        count = 0
+        best_width = 0.0
+        for _, _, corners, corner_signs in pool:
+            trial = dict(total)
+            for c, sign in zip(corners.tolist(), corner_signs.tolist(), strict=True):
+                trial[c] = trial.get(c, 0) + sign
+            width = self._width(trial, count + 1, needs)
+            if width <= best_width:
+                continue
+            total, count, best_width = trial, count + 1, width
+            if width >= self.threshold:
+                hidden = np.array([c for c, y in total.items() if y != 0], dtype=np.int64)
+                fresh = hidden[self.reasons[hidden] == PUBLISHED]
+                return float((self.values[0][fresh] + 1.0).sum()), hidden
+            if count >= COMBINED_MAX:
+                break
+        return None
+
+    def _width(self, total: dict[int, int], count: int, needs: list[bool]) -> float:
+        """Narrowest interval over the measures when moving along ``total / count``."""
+        ids = np.array(list(total), dtype=np.int64)
+        coef = np.array(list(total.values()), dtype=np.float64) / count
+        narrowest = np.inf
+        for value, need in zip(self.values, needs, strict=True):
+            if not need:
+                continue
+            v = value[ids]
+            down = np.min(v[coef > 0] / coef[coef > 0], initial=np.inf)
+            up = np.min(v[coef < 0] / -coef[coef < 0], initial=np.inf)
+            narrowest = min(narrowest, down + up)
+        return float(narrowest)
+
+    def unbounded(self, cell: int, singles: list[_Candidates]) -> IntArray:
+        """The cell with its aggregates: the hypercube of one fact's atoms taken singly.
+
+        Always found: some fact lies under ``cell``, and every combination of the codes that
+        contain that fact's atoms exists. All signs are ``+``: the cell can grow without bound.
+        """
+        base = int(self.keys[cell])
+        for combo in itertools.product(*[range(len(s.single)) for s in singles]):
+            chosen = [s.rows(np.array([i])) for s, i in zip(singles, combo, strict=True)]
+            found, signs = _combinations(base, chosen, self.table)
+            if np.all((found >= 0) | (signs == 0)):
+                corners: IntArray = found[0][signs[0] != 0]
+                return corners
+        raise AssertionError("no hypercube: a cell exists without any fact under it")
+
+
+def _combinations(
+    base: int, per_axis: list[_Candidates], table: _Lookup
+) -> tuple[IntArray, IntArray]:
+    """Corner cells and signs of every combination: one row per combination of axis vectors."""
+    k = len(per_axis)
+    delta = np.zeros([1] * (2 * k), dtype=np.int64)
+    signs = np.ones([1] * (2 * k), dtype=np.int64)
+    for j, cand in enumerate(per_axis):
+        shape = [1] * (2 * k)
+        shape[j], shape[k + j] = cand.delta.shape
+        delta = delta + cand.delta.reshape(shape)
+        signs = signs * cand.signs.reshape(shape)
+    combos = int(np.prod(delta.shape[:k]))
+    delta = delta.reshape(combos, -1)
+    signs = signs.reshape(combos, -1)
+    return table.find(base + delta), signs
