@@ -282,7 +282,7 @@ def test_q5_grimstad_length_of_stay_emergency_medical(client: TestClient) -> Non
 # --------------------------------------------------------------------------- synthetic warehouse
 
 SYNTH_YEARS = (2009, 2010, 2011)
-SYNTH_FRACTION = 0.05
+SYNTH_FRACTION = 0.2
 SYNTH_SEED = 2012
 
 

@@ -48,7 +48,7 @@ from samhandling.web import create_app, create_demo_users
 from samhandling.web.charts import Series, bar_chart
 from samhandling.web.jobs import Computations
 from samhandling.web.security import LoginPolicy
-from web_helpers import FAST_HASH, NBSP, USERS, csrf_of, ingest_tiny, kr, login
+from web_helpers import FAST_HASH, NBSP, csrf_of, http_client, ingest_tiny, kr, login, portal_store
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +58,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def store(warehouse: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{warehouse / 'portal.sqlite3'}", password_hasher=FAST_HASH) as opened:
-        for name, (password, role, org) in USERS.items():
-            opened.add_user(name, password, role, org)  # type: ignore[arg-type]
+    with portal_store(warehouse) as opened:
         yield opened
 
 
@@ -77,7 +75,7 @@ def base_url(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=60) as c:
+    with http_client(base_url) as c:
         yield c
 
 

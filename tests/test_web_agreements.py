@@ -15,17 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from openpyxl import load_workbook
 
-from portal_server import serve
 from samhandling.instruments.agreements import agreement, agreements
 from samhandling.instruments.agreements.demo import demo_pdf, seed_demo
 from samhandling.instruments.agreements.export import SHEETS
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
-from samhandling.web import create_app
-from web_helpers import FAST_HASH, USERS, csrf_of, ingest_tiny, login
+from web_helpers import csrf_of, http_client, ingest_tiny, login, portal_store, serve_portal
 
 BODO_AGREEMENT = 1
 SALTEN_AGREEMENT = 2
@@ -38,27 +35,20 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def store(warehouse: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{warehouse / 'portal.sqlite3'}", password_hasher=FAST_HASH) as opened:
-        for name, (password, role, org) in USERS.items():
-            opened.add_user(name, password, role, org)  # type: ignore[arg-type]
+    with portal_store(warehouse) as opened:
         seed_demo(Warehouse.open(warehouse), opened)
         yield opened
 
 
 @pytest.fixture(scope="module")
-def app(warehouse: Path, store: Store) -> FastAPI:
-    return create_app(warehouse, store=store, wait_seconds=60)
-
-
-@pytest.fixture(scope="module")
-def base_url(app: FastAPI) -> Iterator[str]:
-    with serve(app) as url:
+def base_url(warehouse: Path, store: Store) -> Iterator[str]:
+    with serve_portal(warehouse, store) as url:
         yield url
 
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=60) as c:
+    with http_client(base_url) as c:
         yield c
 
 

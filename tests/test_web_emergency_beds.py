@@ -22,25 +22,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
-from fastapi import FastAPI
 
-from portal_server import serve
 from samhandling.instruments.emergency_beds import UnitInput, get_unit, list_units, register_unit
 from samhandling.rules import load_rules
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
-from samhandling.web import create_app
+from web_helpers import NBSP, TINY, csrf_of, http_client, login, portal_store, serve_portal
 
-FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-TINY = Path(__file__).parent / "browser" / "tiny_warehouse"
-NBSP = "\u00a0"
-USERS = {
-    "bodo": ("pw-bodo", "municipality", "1804"),
-    "nlsh": ("pw-nlsh", "health_trust", "983974910"),
-    "nasjonal": ("pw-nasjonal", "national", None),
-    "publikum": ("pw-publikum", "public", None),
-}
+# The users this module's store holds (of web_helpers.USERS).
+USER_NAMES = ("bodo", "nlsh", "nasjonal", "publikum")
 
 
 def kad_rows() -> str:
@@ -66,9 +56,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def store(warehouse: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{warehouse / 'portal.sqlite3'}", password_hasher=FAST_HASH) as opened:
-        for name, (password, role, org) in USERS.items():
-            opened.add_user(name, password, role, org)  # type: ignore[arg-type]
+    with portal_store(warehouse, USER_NAMES) as opened:
         rules = load_rules()
         register_unit(
             opened,
@@ -100,19 +88,14 @@ def store(warehouse: Path) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="module")
-def app(warehouse: Path, store: Store) -> FastAPI:
-    return create_app(warehouse, store=store, wait_seconds=60)
-
-
-@pytest.fixture(scope="module")
-def base_url(app: FastAPI) -> Iterator[str]:
-    with serve(app) as url:
+def base_url(warehouse: Path, store: Store) -> Iterator[str]:
+    with serve_portal(warehouse, store) as url:
         yield url
 
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=60) as c:
+    with http_client(base_url) as c:
         yield c
 
 
@@ -120,24 +103,8 @@ def unit_id(store: Store, name: str) -> int:
     return next(u.id for u in list_units(store) if u.name == name)
 
 
-def login(client: httpx.Client, username: str) -> httpx.Client:
-    page = client.get("/logg-inn")
-    token = re.search(
-        r'name="csrf_token" value="([^"]+)"', page.text.split('action="/logg-inn"')[1]
-    )
-    assert token is not None
-    response = client.post(
-        "/logg-inn",
-        data={"brukernavn": username, "passord": USERS[username][0], "csrf_token": token.group(1)},
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
 def csrf(client: httpx.Client, path: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found is not None
-    return found.group(1)
+    return csrf_of(client.get(path).text)
 
 
 def row_of(page: str, label: str) -> str:

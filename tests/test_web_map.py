@@ -14,18 +14,14 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pyarrow as pa
 import pytest
 
-from portal_server import serve
 from samhandling.engine import DuckDBEngine
 from samhandling.formatting import number
 from samhandling.refdata import valid_codes
 from samhandling.rules import load_rules
-from samhandling.store import Store
 from samhandling.warehouse import Warehouse
-from samhandling.web import create_app
 from samhandling.web.maps import (
     ATTRIBUTION,
     MISSING_FILL,
@@ -39,7 +35,7 @@ from samhandling.web.maps import (
     stay_rate_map,
     stay_rates,
 )
-from web_helpers import FAST_HASH, USERS, ingest_tiny, login
+from web_helpers import http_client, ingest_tiny, portal_store, serve_portal
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -216,17 +212,13 @@ def test_stay_rates_use_one_set_of_borders(tiny_warehouse: Warehouse) -> None:
 @pytest.fixture(scope="module")
 def base_url(tiny_warehouse: Warehouse) -> Iterator[str]:
     path: Path = tiny_warehouse.path
-    with Store(f"sqlite:///{path / 'portal.sqlite3'}", password_hasher=FAST_HASH) as store:
-        for name in ("nasjonal", "bodo"):
-            password, role, org = USERS[name]
-            store.add_user(name, password, role, org)  # type: ignore[arg-type]
-        with serve(create_app(path, store=store, wait_seconds=60)) as url:
-            yield url
+    with portal_store(path, ("nasjonal", "bodo")) as store, serve_portal(path, store) as url:
+        yield url
 
 
 def test_country_page_has_the_map_for_a_national_user(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=60) as client:
-        page = login(client, "nasjonal").get("/land?aar=2013").text
+    with http_client(base_url, "nasjonal") as client:
+        page = client.get("/land?aar=2013").text
         svg = page[page.index('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 560') :]
         svg = svg[: svg.index("</svg>") + len("</svg>")]
         fill = fills(svg)
@@ -246,5 +238,5 @@ def test_country_page_has_the_map_for_a_national_user(base_url: str) -> None:
         assert '<th scope="row">Bodø (1804)</th><td class="num">:</td>' in std
         crude = client.get("/land?aar=2013&kart=innleggelser_raa").text
         assert 'kart=innleggelser_std" id="kart-bytt">Vis alders- og kjønnsstandardisert' in crude
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=60) as client:
-        assert login(client, "bodo").get("/land").status_code == 403
+    with http_client(base_url, "bodo") as client:
+        assert client.get("/land").status_code == 403

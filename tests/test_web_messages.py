@@ -10,23 +10,19 @@ Warehouse: the tiny hand-made one (see ``test_web.py``). E1 is P1's stay at Nord
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from lxml import etree
 
-from portal_server import serve
 from samhandling.engine import DuckDBEngine
 from samhandling.messages.plo import OutgoingEvent, OutgoingMessage, Party, write_logistics
 from samhandling.rules import load_rules
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
-from samhandling.web import create_app
-from web_helpers import FAST_HASH, USERS, csrf_of, ingest_tiny, login
+from web_helpers import csrf_of, http_client, ingest_tiny, portal_store, serve_portal
 
 RULES = load_rules()
 APPREC_11 = "{http://www.kith.no/xmlstds/apprec/2012-02-15}"
@@ -60,30 +56,14 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 
 @pytest.fixture(scope="module")
 def store(warehouse: Warehouse) -> Iterator[Store]:
-    path = warehouse.path / "portal.sqlite3"
-    with Store(f"sqlite:///{path}", password_hasher=FAST_HASH) as opened:
-        for name, (password, role, org) in USERS.items():
-            opened.add_user(name, password, role, org)  # type: ignore[arg-type]
+    with portal_store(warehouse.path) as opened:
         yield opened
 
 
 @pytest.fixture(scope="module")
-def app(warehouse: Warehouse, store: Store) -> FastAPI:
-    return create_app(warehouse.path, store=store, wait_seconds=60)
-
-
-@pytest.fixture(scope="module")
-def base_url(app: FastAPI) -> Iterator[str]:
-    with serve(app) as url:
+def base_url(warehouse: Warehouse, store: Store) -> Iterator[str]:
+    with serve_portal(warehouse.path, store) as url:
         yield url
-
-
-@contextmanager
-def client_for(base_url: str, user: str | None) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=60) as c:
-        if user is not None:
-            login(c, user)
-        yield c
 
 
 def token(c: httpx.Client) -> str:
@@ -93,7 +73,7 @@ def token(c: httpx.Client) -> str:
 @pytest.fixture(scope="module")
 def posted(base_url: str, warehouse: Warehouse) -> dict[str, httpx.Response]:
     """The two messages, posted once by the health trust's user."""
-    with client_for(base_url, "nlsh") as c:
+    with http_client(base_url, "nlsh") as c:
         headers = {"Content-Type": "application/xml", "X-CSRF-Token": token(c)}
         ok = c.post("/meldinger/motta", content=avmelding("web-1", "P1"), headers=headers)
         bad = c.post("/meldinger/motta", content=avmelding("web-2", "P999"), headers=headers)
@@ -137,7 +117,7 @@ def test_an_unknown_patient_is_rejected_with_e35(posted: dict[str, httpx.Respons
 def test_posting_needs_a_sender_role_and_the_csrf_token(
     base_url: str, user: str | None, with_token: bool, status: tuple[int, ...]
 ) -> None:
-    with client_for(base_url, user) as c:
+    with http_client(base_url, user) as c:
         response = c.post(
             "/meldinger/motta",
             content=avmelding("web-x", "P1"),
@@ -149,7 +129,7 @@ def test_posting_needs_a_sender_role_and_the_csrf_token(
 def test_the_form_on_the_page_posts_and_redirects(
     base_url: str, posted: dict[str, httpx.Response]
 ) -> None:
-    with client_for(base_url, "nasjonal") as c:
+    with http_client(base_url, "nasjonal") as c:
         response = c.post(
             "/meldinger/motta",
             data={"melding": "<ikke xml", "csrf_token": token(c)},
@@ -162,10 +142,10 @@ def test_the_form_on_the_page_posts_and_redirects(
 def test_the_list_shows_own_organisation_only(
     base_url: str, posted: dict[str, httpx.Response]
 ) -> None:
-    with client_for(base_url, "nasjonal") as c:
+    with http_client(base_url, "nasjonal") as c:
         page = c.get("/meldinger")
         assert "M000001" in page.text and "M000002" in page.text
-    with client_for(base_url, "bodo") as c:
+    with http_client(base_url, "bodo") as c:
         page = c.get("/meldinger")
         assert '<a href="/meldinger" aria-current="page">Meldinger</a>' in page.text
         assert "M000001" in page.text and "M000002" not in page.text
@@ -175,12 +155,12 @@ def test_the_list_shows_own_organisation_only(
         assert "AvmeldingUtskrivningsklarPasient" in detail.text  # the raw message
         receipt = c.get("/meldinger/M000001/kvittering.xml")
         assert receipt.status_code == 200 and receipt.content == posted["ok"].content
-    with client_for(base_url, "nlsh") as c:
+    with http_client(base_url, "nlsh") as c:
         page = c.get("/meldinger")
         assert "M000001" in page.text and "M000002" in page.text  # sent by them
-    with client_for(base_url, "oslo") as c:
+    with http_client(base_url, "oslo") as c:
         assert "M000001" not in c.get("/meldinger").text
-    with client_for(base_url, "publikum") as c:
+    with http_client(base_url, "publikum") as c:
         assert c.get("/meldinger").status_code == 403
         assert 'href="/meldinger"' not in c.get("/").text
 
@@ -188,7 +168,7 @@ def test_the_list_shows_own_organisation_only(
 def test_opening_messages_is_audit_logged(
     base_url: str, store: Store, posted: dict[str, httpx.Response]
 ) -> None:
-    with client_for(base_url, "bodo") as c:
+    with http_client(base_url, "bodo") as c:
         c.get("/meldinger/M000001")
     actions = {(e.username, e.action) for e in store.audit_log(limit=200)}
     assert ("nlsh", "send_message") in actions
@@ -199,7 +179,7 @@ def test_opening_messages_is_audit_logged(
 
 def test_empty_and_oversized_bodies_are_refused(base_url: str, tmp_path: Path) -> None:
     del tmp_path
-    with client_for(base_url, "nlsh") as c:
+    with http_client(base_url, "nlsh") as c:
         headers = {"Content-Type": "application/xml", "X-CSRF-Token": token(c)}
         assert c.post("/meldinger/motta", content=b"  ", headers=headers).status_code == 400
         limit = int(RULES["messages.max_message_bytes"].value_on(date.today()).decimal)

@@ -22,15 +22,12 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from portal_server import serve
 from samhandling.engine import DuckDBEngine, Engine
 from samhandling.formatting import number
 from samhandling.indicators.peers import PeerGroup
 from samhandling.rules import load_rules
-from samhandling.store import Store
 from samhandling.tables.catalog import Catalog
 from samhandling.warehouse import Warehouse
-from samhandling.web import create_app
 from samhandling.web.jobs import Computations, job
 from samhandling.web.municipality import (
     SUPPRESSED,
@@ -45,7 +42,7 @@ from samhandling.web.municipality import (
 )
 from samhandling.web.public import PUBLIC_INDICATORS, public_table
 from samhandling.web.tables import published_catalog
-from web_helpers import FAST_HASH, USERS, ingest_tiny, kr, login
+from web_helpers import http_client, ingest_tiny, kr, portal_store, serve_portal
 
 RULES = load_rules()
 
@@ -263,12 +260,11 @@ def test_one_job_per_function_and_arguments(tiny: Warehouse) -> None:
 
 @pytest.fixture(scope="module")
 def base_url(tiny: Warehouse) -> Iterator[str]:
-    with Store(f"sqlite:///{tiny.path / 'portal.sqlite3'}", password_hasher=FAST_HASH) as store:
-        for name in ("bodo", "nasjonal", "publikum"):
-            password, role, org = USERS[name]
-            store.add_user(name, password, role, org)  # type: ignore[arg-type]
-        with serve(create_app(tiny.path, store=store, wait_seconds=120)) as url:
-            yield url
+    with (
+        portal_store(tiny.path, ("bodo", "nasjonal", "publikum")) as store,
+        serve_portal(tiny.path, store, wait_seconds=120) as url,
+    ):
+        yield url
 
 
 def _row(page: str, row_id: str) -> list[str]:
@@ -282,8 +278,8 @@ def test_min_kommune_compares_with_peers_and_the_country(
     ind, _peers, _engine = computed
     population = ind.residences["1804"]["population"]
     country_population = sum(r.get("population", 0) for r in ind.residences.values())
-    with httpx.Client(base_url=base_url, timeout=120) as client:
-        page = login(client, "bodo").get("/kommune/1804?aar=2013").text
+    with http_client(base_url, "bodo", timeout=120) as client:
+        page = client.get("/kommune/1804?aar=2013").text
         # A year without population, and one outside the municipality lists: a message, no 500.
         empty = client.get("/kommune/1804?aar=2009")
         assert empty.status_code == 200
@@ -335,7 +331,7 @@ def test_public_statistics_are_published_cells_only(base_url: str, catalog: Cata
         ]
         for row in rows
     }
-    with httpx.Client(base_url=base_url, timeout=120) as anonymous:
+    with http_client(base_url, timeout=120) as anonymous:
         page = anonymous.get("/statistikk?aar=2013")
         assert page.status_code == 200
         assert '<a href="/statistikk" aria-current="page">Statistikk for kommunene</a>' in page.text
@@ -365,11 +361,11 @@ def test_public_statistics_are_published_cells_only(base_url: str, catalog: Cata
     # A municipality without any patients publishes its zero.
     eigersund = next(r for r in data["regioner"] if r["kode"] == "1101")
     assert eigersund["verdier"]["opphold"] == "0.0" and "opphold" not in eigersund["merker"]
-    with httpx.Client(base_url=base_url, timeout=120) as public_user:
-        home = login(public_user, "publikum").get("/").text
+    with http_client(base_url, "publikum", timeout=120) as public_user:
+        home = public_user.get("/").text
         assert '<a href="/statistikk">Statistikk for kommunene</a>' in home
-    with httpx.Client(base_url=base_url, timeout=120) as national:
-        land = login(national, "nasjonal").get("/land").text
+    with http_client(base_url, "nasjonal", timeout=120) as national:
+        land = national.get("/land").text
         assert 'href="/statistikk"' not in land.split("</nav>")[0]
 
 
@@ -407,29 +403,26 @@ def test_bills_show_before_the_comparison_is_ready(
     warehouse = ingest_tiny(tmp_path)
     try:
         with (
-            Store(f"sqlite:///{tmp_path / 'portal.sqlite3'}", password_hasher=FAST_HASH) as store,
+            portal_store(tmp_path, ("bodo",)) as store,
+            serve_portal(warehouse.path, store, wait_seconds=2) as url,
+            http_client(url, "bodo", timeout=120) as client,
         ):
-            password, role, org = USERS["bodo"]
-            store.add_user("bodo", password, role, org)  # type: ignore[arg-type]
-            app = create_app(warehouse.path, store=store, wait_seconds=2)
-            with serve(app) as url, httpx.Client(base_url=url, timeout=120) as client:
-                login(client, "bodo")
 
-                def until(done: Callable[[httpx.Response], bool]) -> httpx.Response:
-                    for _ in range(240):
-                        response = client.get("/kommune/1804?aar=2013")
-                        if done(response):
-                            return response
-                        threading.Event().wait(0.5)
-                    raise AssertionError("the page never got there")
+            def until(done: Callable[[httpx.Response], bool]) -> httpx.Response:
+                for _ in range(240):
+                    response = client.get("/kommune/1804?aar=2013")
+                    if done(response):
+                        return response
+                    threading.Event().wait(0.5)
+                raise AssertionError("the page never got there")
 
-                first = until(lambda r: r.status_code == 200)
-                assert kr("13 818,24") in first.text  # the bills are there
-                assert "Nøkkeltallene for alle kommuner beregnes" in first.text
-                assert '<meta http-equiv="refresh" content="5">' in first.text
-                assert 'id="tabell-nokkel"' not in first.text
-                release.set()
-                done = until(lambda r: 'id="tabell-nokkel"' in r.text)
-                assert 'http-equiv="refresh"' not in done.text
+            first = until(lambda r: r.status_code == 200)
+            assert kr("13 818,24") in first.text  # the bills are there
+            assert "Nøkkeltallene for alle kommuner beregnes" in first.text
+            assert '<meta http-equiv="refresh" content="5">' in first.text
+            assert 'id="tabell-nokkel"' not in first.text
+            release.set()
+            done = until(lambda r: 'id="tabell-nokkel"' in r.text)
+            assert 'http-equiv="refresh"' not in done.text
     finally:
         release.set()

@@ -26,14 +26,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from portal_server import serve
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
-from samhandling.web import create_app
 from samhandling.web.pathways import AUDIT_VIEW
-from web_helpers import FAST_HASH, USERS, login
+from web_helpers import http_client, login, portal_store, serve_portal
 
 NLSH = "983974910"
 OUS = "993467049"
@@ -89,26 +86,19 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def store(warehouse: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{warehouse / 'portal.sqlite3'}", password_hasher=FAST_HASH) as opened:
-        for name, (password, role, org) in USERS.items():
-            opened.add_user(name, password, role, org)  # type: ignore[arg-type]
+    with portal_store(warehouse) as opened:
         yield opened
 
 
 @pytest.fixture(scope="module")
-def app(warehouse: Path, store: Store) -> FastAPI:
-    return create_app(warehouse, store=store, wait_seconds=60)
-
-
-@pytest.fixture(scope="module")
-def base_url(app: FastAPI) -> Iterator[str]:
-    with serve(app) as url:
+def base_url(warehouse: Path, store: Store) -> Iterator[str]:
+    with serve_portal(warehouse, store) as url:
         yield url
 
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=120) as c:
+    with http_client(base_url, timeout=120) as c:
         yield c
 
 

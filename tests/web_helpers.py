@@ -1,22 +1,42 @@
 """Helpers shared by the portal's HTTP tests (``test_web.py``, ``test_web_map.py``, ...).
 
 The tiny hand-made warehouse (``tests/browser/tiny_warehouse``, described in ``test_web.py``),
-its users, cheap password hashing, and logging in over HTTP with the login form's CSRF token.
+its users, cheap password hashing, logging in over HTTP with the login form's CSRF token, and
+the builders behind each module's ``store``, ``base_url`` and ``client`` fixtures (the fixtures
+stay in the modules, as thin wrappers around these).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import httpx
 from argon2 import PasswordHasher
 
+from portal_server import serve
+from samhandling.store import Store
 from samhandling.warehouse import Warehouse
+from samhandling.web import create_app
 
-__all__ = ["FAST_HASH", "NBSP", "TINY", "USERS", "csrf_of", "ingest_tiny", "kr", "login"]
+__all__ = [
+    "FAST_HASH",
+    "NBSP",
+    "TINY",
+    "USERS",
+    "add_users",
+    "csrf_of",
+    "http_client",
+    "ingest_tiny",
+    "kr",
+    "login",
+    "portal_store",
+    "serve_portal",
+]
 
 # Cheap argon2id parameters keep the many logins fast; the store tests use the real ones.
 FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -71,3 +91,36 @@ def login(client: httpx.Client, username: str, password: str | None = None) -> h
     )
     assert response.status_code == 303, response.text
     return client
+
+
+def add_users(store: Store, names: Iterable[str] = USERS) -> Store:
+    """Add the named :data:`USERS` (all of them by default) to ``store``."""
+    for name in names:
+        password, role, org = USERS[name]
+        store.add_user(name, password, role, org)  # type: ignore[arg-type]
+    return store
+
+
+@contextmanager
+def portal_store(folder: Path, names: Iterable[str] = USERS) -> Iterator[Store]:
+    """The portal's store ``folder/portal.sqlite3``, cheap hashing, holding the named users."""
+    with Store(f"sqlite:///{folder / 'portal.sqlite3'}", password_hasher=FAST_HASH) as opened:
+        yield add_users(opened, names)
+
+
+@contextmanager
+def serve_portal(warehouse: Path, store: Store, wait_seconds: float = 60) -> Iterator[str]:
+    """The portal on ``warehouse`` and ``store`` in a server thread; yield its base URL."""
+    with serve(create_app(warehouse, store=store, wait_seconds=wait_seconds)) as url:
+        yield url
+
+
+@contextmanager
+def http_client(
+    base_url: str, user: str | None = None, *, timeout: float = 60
+) -> Iterator[httpx.Client]:
+    """An HTTP client that does not follow redirects, logged in as ``user`` when one is given."""
+    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=timeout) as client:
+        if user is not None:
+            login(client, user)
+        yield client

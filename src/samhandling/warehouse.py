@@ -66,6 +66,7 @@ __all__ = [
     "Warehouse",
     "WarehouseBusyError",
     "WarehouseStatus",
+    "lock_holder_alive",
 ]
 
 LEDGER = "ledger.json"
@@ -665,7 +666,7 @@ class Warehouse:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                 break
             except FileExistsError:
-                if _lock_holder_alive(lock):
+                if lock_holder_alive(lock):
                     raise WarehouseBusyError(
                         f"{self.path} er i bruk av en annen innlesing (låsfil {lock})"
                     ) from None
@@ -741,7 +742,12 @@ def _already_loaded(d: Delivery) -> IngestReport:
     )
 
 
-def _lock_holder_alive(lock: Path) -> bool:
+def lock_holder_alive(lock: Path) -> bool:
+    """Whether the process whose id ``lock`` holds may still be running.
+
+    Only a lock file naming a process that is certainly gone counts as stale (False); an
+    unreadable or empty file, or a process of another user, counts as alive.
+    """
     try:
         pid = int(lock.read_text().strip() or "0")
     except (OSError, ValueError):

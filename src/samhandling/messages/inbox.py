@@ -40,7 +40,7 @@ from samhandling.errors import SamhandlingError
 from samhandling.messages.apprec import ReceiptError, apprec_version_for, write_apprec
 from samhandling.messages.plo import Inspection, Party, inspect_message
 from samhandling.rules import RuleSet, load_rules
-from samhandling.warehouse import IngestReport, Warehouse
+from samhandling.warehouse import IngestReport, Warehouse, lock_holder_alive
 
 __all__ = [
     "BATCH_SENDER",
@@ -190,7 +190,7 @@ class Inbox:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                 break
             except FileExistsError:
-                if not _holder_alive(lock):
+                if not lock_holder_alive(lock):
                     lock.unlink(missing_ok=True)
                 elif time.monotonic() > deadline:
                     raise InboxBusyError(
@@ -204,22 +204,6 @@ class Inbox:
             yield
         finally:
             lock.unlink(missing_ok=True)
-
-
-def _holder_alive(lock: Path) -> bool:
-    try:
-        pid = int(lock.read_text().strip() or "0")
-    except (OSError, ValueError):
-        return True
-    if pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,11 @@ from samhandling.instruments.agreements.history import diff_revisions, validity
 from samhandling.instruments.agreements.monitoring import Monitoring, monitor_agreements
 from samhandling.refdata import catchment, names
 from samhandling.rules import RuleSet
+from samhandling.store import User
 from samhandling.web._app import (
     AUDIT_ACTIONS,
     ForbiddenError,
+    Portal,
     add_nav,
     client_of,
     portal_of,
@@ -274,6 +276,27 @@ def _check_csrf(principal: Principal, form: FormData) -> None:
         raise ForbiddenError("Skjemaet manglet gyldig sikkerhetskode (CSRF).")
 
 
+def _poster(request: Request, form: FormData) -> Principal:
+    """The logged-in principal of a form post that carries the session's CSRF token."""
+    principal = principal_of(request)
+    if not principal.logged_in:
+        raise ForbiddenError("Du må være logget inn for å registrere.")
+    _check_csrf(principal, form)
+    return principal
+
+
+async def _read_draft(
+    request: Request, principal: Principal, rules: RuleSet, *, others_hint: int
+) -> tuple[_FormState, AgreementDraft | None, dict[int, tuple[str, bytes]]]:
+    """:func:`_read_form`, refused when the draft names parties ``principal`` may not sign for."""
+    state, draft, uploads = await _read_form(request, rules, others_hint=others_hint)
+    if draft is not None and not can_register(principal, draft.health_trust, draft.municipalities):
+        raise ForbiddenError(
+            "Du kan bare registrere avtaler der din kommune eller ditt helseforetak er part."
+        )
+    return state, draft, uploads
+
+
 def _parse_on(value: str | None) -> date:
     if not value:
         return date.today()
@@ -456,22 +479,13 @@ def add_views(app: FastAPI) -> None:
             await form.close()  # uploaded files are spooled to temporary files
 
     async def _new_submit(request: Request, form: FormData) -> Response:
-        principal = principal_of(request)
-        if not principal.logged_in:
-            raise ForbiddenError("Du må være logget inn for å registrere.")
-        _check_csrf(principal, form)
+        principal = _poster(request, form)
         if not _may_edit_anything(principal):
             raise ForbiddenError(
                 "Bare brukere i kommuner, helseforetak og nasjonalt kan registrere."
             )
         portal = portal_of(request)
-        state, draft, uploads = await _read_form(request, portal.rules, others_hint=0)
-        if draft is not None and not can_register(
-            principal, draft.health_trust, draft.municipalities
-        ):
-            raise ForbiddenError(
-                "Du kan bare registrere avtaler der din kommune eller ditt helseforetak er part."
-            )
+        state, draft, uploads = await _read_draft(request, principal, portal.rules, others_hint=0)
         if draft is None:
             return _form_again(request, state, None)
         user = principal.user
@@ -485,14 +499,7 @@ def add_views(app: FastAPI) -> None:
         except AgreementValidationError as exc:
             state.errors = list(exc.errors)
             return _form_again(request, state, None)
-        portal.store.audit(
-            user,
-            "agreement_register",
-            f"{BASE}/{saved.id}",
-            ["revisjon 1", *_documents_of(saved.current)],
-            client=client_of(request),
-        )
-        return RedirectResponse(f"{BASE}/{saved.id}", status_code=303)
+        return _saved(request, portal, user, "agreement_register", saved)
 
     @app.get(f"{BASE}/{{agreement_id:int}}", response_class=HTMLResponse)
     def agreement_page(
@@ -571,22 +578,15 @@ def add_views(app: FastAPI) -> None:
             await form.close()
 
     async def _revision_submit(request: Request, agreement_id: int, form: FormData) -> Response:
-        principal = principal_of(request)
-        if not principal.logged_in:
-            raise ForbiddenError("Du må være logget inn for å registrere.")
-        _check_csrf(principal, form)
+        principal = _poster(request, form)
         portal = portal_of(request)
         item = await run_in_threadpool(lambda: _agreement_or_404(request, agreement_id))
         if not can_revise(principal, item):
             raise ForbiddenError("Bare partenes brukere og nasjonale brukere kan endre avtalen.")
         others = sum(1 for p in item.current.parts if p.key == OTHER) + _EXTRA_OTHER_SLOTS
-        state, draft, uploads = await _read_form(request, portal.rules, others_hint=others)
-        if draft is not None and not can_register(
-            principal, draft.health_trust, draft.municipalities
-        ):
-            raise ForbiddenError(
-                "Du kan bare registrere avtaler der din kommune eller ditt helseforetak er part."
-            )
+        state, draft, uploads = await _read_draft(
+            request, principal, portal.rules, others_hint=others
+        )
         if draft is None:
             return _form_again(request, state, item)
         user = principal.user
@@ -608,20 +608,26 @@ def add_views(app: FastAPI) -> None:
         except AgreementError as exc:
             state.errors = [str(exc)]
             return _form_again(request, state, item)
-        portal.store.audit(
-            user,
-            "agreement_revise",
-            f"{BASE}/{saved.id}",
-            [f"revisjon {saved.current.revision_no}", *_documents_of(saved.current)],
-            client=client_of(request),
-        )
-        return RedirectResponse(f"{BASE}/{saved.id}", status_code=303)
+        return _saved(request, portal, user, "agreement_revise", saved)
 
 
 def _places(revision: Revision) -> list[tuple[str, str]]:
     """The parties with their names in the year of signing (validation checked that year)."""
     known = names(revision.signed_on.year)
     return [(code, known.get(code, code)) for code in revision.municipalities]
+
+
+def _saved(request: Request, portal: Portal, user: User, action: str, saved: Agreement) -> Response:
+    """Audit ``action`` on the saved revision (a new agreement's is revision 1) and its
+    documents; go to the agreement's page."""
+    portal.store.audit(
+        user,
+        action,
+        f"{BASE}/{saved.id}",
+        [f"revisjon {saved.current.revision_no}", *_documents_of(saved.current)],
+        client=client_of(request),
+    )
+    return RedirectResponse(f"{BASE}/{saved.id}", status_code=303)
 
 
 def _documents_of(revision: Revision) -> list[str]:

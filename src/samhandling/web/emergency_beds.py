@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import FastAPI, Form, Request, Response
+from fastapi import Depends, FastAPI, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -302,38 +302,14 @@ def add_views(app: FastAPI) -> None:
         request: Request,
         *,
         csrf_token: str = Form("", alias="csrf_token"),
-        navn: str = Form(""),
-        kommune: str = Form(""),
-        hf: str = Form(""),
-        apnet: str = Form(""),
-        senger: str = Form(""),
-        nedlagt: str = Form(""),
-        deltakere: str = Form(""),
-        sokt: str = Form(""),
-        gruppe: list[str] = Form([]),  # noqa: B008 - FastAPI's way to read a repeated field
+        values: Annotated[dict[str, Any], Depends(_unit_fields)],
     ) -> Response:
-        principal = require_login(request)
-        if not principal.csrf_ok(csrf_token):
-            raise ForbiddenError("Skjemaet manglet gyldig sikkerhetskode (CSRF).")
-        if not can_register_for(principal, kommune.strip()):
+        principal = _posted_by(request, csrf_token)
+        if not can_register_for(principal, values["kommune"].strip()):
             raise ForbiddenError("Du kan bare registrere enheter for din egen kommune.")
         portal = portal_of(request)
-        values = {
-            "navn": navn, "kommune": kommune, "hf": hf, "apnet": apnet, "senger": senger,
-            "nedlagt": nedlagt, "deltakere": deltakere, "sokt": sokt, "gruppe": gruppe,
-        }  # fmt: skip
         try:
-            data = registry.UnitInput.from_text(
-                name=navn,
-                host_municipality=kommune,
-                health_trust=hf,
-                opened_on=apnet,
-                beds=senger,
-                closed_on=nedlagt,
-                participants=deltakere,
-                patient_groups=gruppe,
-                applied_on=sokt,
-            )
+            data = _unit_input(values)
             unit = registry.register_unit(portal.store, portal.rules, data, by=_who(principal))
         except registry.UnitValidationError as exc:
             return render(
@@ -343,10 +319,7 @@ def add_views(app: FastAPI) -> None:
                 title="Ny KAD-enhet",
                 status_code=400,
             )
-        portal.store.audit(
-            principal.user, "kad_register", f"kad/enhet/{unit.id}", client=client_of(request)
-        )
-        return RedirectResponse(f"/kad/enhet/{unit.id}", status_code=303)
+        return _saved(request, portal, principal, "kad_register", unit.id)
 
     @app.post("/kad/enhet/{unit_id}", response_class=HTMLResponse)
     def update(
@@ -354,38 +327,17 @@ def add_views(app: FastAPI) -> None:
         unit_id: int,
         *,
         csrf_token: str = Form("", alias="csrf_token"),
-        navn: str = Form(""),
-        kommune: str = Form(""),
-        hf: str = Form(""),
-        apnet: str = Form(""),
-        nedlagt: str = Form(""),
-        deltakere: str = Form(""),
-        sokt: str = Form(""),
-        gruppe: list[str] = Form([]),  # noqa: B008 - FastAPI's way to read a repeated field
+        fields: Annotated[dict[str, Any], Depends(_unit_fields)],
     ) -> Response:
-        principal = require_login(request)
-        if not principal.csrf_ok(csrf_token):
-            raise ForbiddenError("Skjemaet manglet gyldig sikkerhetskode (CSRF).")
+        principal = _posted_by(request, csrf_token)
         portal = portal_of(request)
         unit = _editable(portal, principal, unit_id)
-        if not can_register_for(principal, kommune.strip()):
+        if not can_register_for(principal, fields["kommune"].strip()):
             raise ForbiddenError("Du kan ikke flytte enheten til en annen kommune.")
-        values = {
-            "navn": navn, "kommune": kommune, "hf": hf, "apnet": apnet, "senger": "1",
-            "nedlagt": nedlagt, "deltakere": deltakere, "sokt": sokt, "gruppe": gruppe,
-        }  # fmt: skip
+        # update_unit ignores the bed count (it changes through its own form, keeping history).
+        values = {**fields, "senger": "1"}
         try:
-            data = registry.UnitInput.from_text(
-                name=navn,
-                host_municipality=kommune,
-                health_trust=hf,
-                opened_on=apnet,
-                beds="1",
-                closed_on=nedlagt,
-                participants=deltakere,
-                patient_groups=gruppe,
-                applied_on=sokt,
-            )
+            data = _unit_input(values)
             registry.update_unit(portal.store, portal.rules, unit.id, data, by=_who(principal))
         except registry.UnitValidationError as exc:
             return render(
@@ -398,10 +350,7 @@ def add_views(app: FastAPI) -> None:
                 title=f"Endre {unit.name}",
                 status_code=400,
             )
-        portal.store.audit(
-            principal.user, "kad_update", f"kad/enhet/{unit.id}", client=client_of(request)
-        )
-        return RedirectResponse(f"/kad/enhet/{unit.id}", status_code=303)
+        return _saved(request, portal, principal, "kad_update", unit.id)
 
     @app.post("/kad/enhet/{unit_id}/senger", response_class=HTMLResponse)
     def beds(
@@ -411,9 +360,7 @@ def add_views(app: FastAPI) -> None:
         fra: str = Form(""),
         senger: str = Form(""),
     ) -> Response:
-        principal = require_login(request)
-        if not principal.csrf_ok(csrf_token):
-            raise ForbiddenError("Skjemaet manglet gyldig sikkerhetskode (CSRF).")
+        principal = _posted_by(request, csrf_token)
         portal = portal_of(request)
         unit = _editable(portal, principal, unit_id)
         try:
@@ -428,10 +375,7 @@ def add_views(app: FastAPI) -> None:
                 title="Sengetallet ble ikke lagret",
                 status_code=400,
             )
-        portal.store.audit(
-            principal.user, "kad_beds", f"kad/enhet/{unit.id}", client=client_of(request)
-        )
-        return RedirectResponse(f"/kad/enhet/{unit.id}", status_code=303)
+        return _saved(request, portal, principal, "kad_beds", unit.id)
 
     @app.get("/kad/avlastning", response_class=HTMLResponse)
     def relief_page(request: Request, aar: str | None = None) -> Response:
@@ -564,6 +508,56 @@ def add_views(app: FastAPI) -> None:
 
 def _who(principal: Principal) -> str:
     return principal.user.username if principal.user else ""
+
+
+def _posted_by(request: Request, csrf_token: str) -> Principal:
+    """The logged-in principal of a form post that carries the session's CSRF token."""
+    principal = require_login(request)
+    if not principal.csrf_ok(csrf_token):
+        raise ForbiddenError("Skjemaet manglet gyldig sikkerhetskode (CSRF).")
+    return principal
+
+
+def _unit_fields(
+    *,
+    navn: str = Form(""),
+    kommune: str = Form(""),
+    hf: str = Form(""),
+    apnet: str = Form(""),
+    senger: str = Form(""),
+    nedlagt: str = Form(""),
+    deltakere: str = Form(""),
+    sokt: str = Form(""),
+    gruppe: list[str] = Form([]),  # noqa: B008 - FastAPI's way to read a repeated field
+) -> dict[str, Any]:
+    """The unit form's fields as posted (a FastAPI dependency of the create and edit routes)."""
+    return {
+        "navn": navn, "kommune": kommune, "hf": hf, "apnet": apnet, "senger": senger,
+        "nedlagt": nedlagt, "deltakere": deltakere, "sokt": sokt, "gruppe": gruppe,
+    }  # fmt: skip
+
+
+def _unit_input(values: dict[str, Any]) -> registry.UnitInput:
+    """The unit form's fields (``values``, as the form would show them again), parsed."""
+    return registry.UnitInput.from_text(
+        name=values["navn"],
+        host_municipality=values["kommune"],
+        health_trust=values["hf"],
+        opened_on=values["apnet"],
+        beds=values["senger"],
+        closed_on=values["nedlagt"],
+        participants=values["deltakere"],
+        patient_groups=values["gruppe"],
+        applied_on=values["sokt"],
+    )
+
+
+def _saved(
+    request: Request, portal: Portal, principal: Principal, action: str, unit_id: int
+) -> Response:
+    """Audit ``action`` on the unit and go back to the unit's page."""
+    portal.store.audit(principal.user, action, f"kad/enhet/{unit_id}", client=client_of(request))
+    return RedirectResponse(f"/kad/enhet/{unit_id}", status_code=303)
 
 
 def _editable(portal: Portal, principal: Principal, unit_id: int) -> registry.Unit:

@@ -46,6 +46,12 @@ def _store(warehouse: Path | None, database: str | None) -> Store:
     return Store.open(database, warehouse=warehouse_dir(warehouse))
 
 
+def _units(warehouse: Path | None, database: str | None) -> list[registry.Unit]:
+    """The registered units, read from the operational store."""
+    with _store(warehouse, database) as store:
+        return registry.list_units(store)
+
+
 @contextmanager
 def _engine(warehouse: Path | None, name: str) -> Iterator[tuple[Engine, date | None]]:
     """An engine with the warehouse registered, and the end of the warehouse's period."""
@@ -209,8 +215,7 @@ def register(app: typer.Typer) -> None:
         if per not in ("måned", "år"):
             raise ConfigError("--per må være måned eller år")
         rules = load_rules(rules_file)
-        with _store(warehouse, database) as store:
-            units = registry.list_units(store)
+        units = _units(warehouse, database)
         if unit_id is not None:
             units = [u for u in units if u.id == unit_id]
             if not units:
@@ -247,8 +252,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Spredning i årsbelegg mellom enhetene: minimum, kvartiler, maksimum."""
         rules = load_rules(rules_file)
-        with _store(warehouse, database) as store:
-            units = registry.list_units(store)
+        units = _units(warehouse, database)
         with _engine(warehouse, engine_name) as (engine, end):
             yearly = occ.occupancy_by_year(engine, rules, units, as_of=end)
         spread = occ.occupancy_spread(yearly, year)
@@ -273,8 +277,7 @@ def register(app: typer.Typer) -> None:
         from samhandling.demo import parse_years
 
         wanted = parse_years(years)
-        with _store(warehouse, database) as store:
-            units = registry.list_units(store)
+        units = _units(warehouse, database)
         with progress() as bar:
             task = bar.add_task("Beregner per år", total=1)
             with _engine(warehouse, engine_name) as (engine, _end):
@@ -382,8 +385,7 @@ def register(app: typer.Typer) -> None:
         from samhandling.instruments.exports import export_table
 
         rules = load_rules(rules_file)
-        with _store(warehouse, database) as store:
-            units = registry.list_units(store)
+        units = _units(warehouse, database)
         with _engine(warehouse, engine_name) as (engine, end):
             table = occ.occupancy_by_month(engine, rules, units, as_of=end)
         export_table(

@@ -209,6 +209,14 @@ LEFT JOIN admitted AS a ON a.unit_id = c.unit_id AND a.month = c.month
 """
 
 
+def _monthly_sql(
+    engine: Engine, rules: RuleSet, units: Sequence[Unit], as_of: date | None, care: str
+) -> str:
+    """The monthly occupancy query (unordered), on relations prepared for ``units``."""
+    cutoff = _prepare(engine, rules, units, as_of, care)
+    return _MONTHLY.format(cutoff=cutoff.isoformat(), rule_set=rules.label.replace("'", "''"))
+
+
 def occupancy_by_month(
     engine: Engine,
     rules: RuleSet,
@@ -224,8 +232,7 @@ def occupancy_by_month(
     (admissions that month), patients (distinct), occupancy_pct (null without capacity),
     rule_set.
     """
-    cutoff = _prepare(engine, rules, units, as_of, care)
-    sql = _MONTHLY.format(cutoff=cutoff.isoformat(), rule_set=rules.label.replace("'", "''"))
+    sql = _monthly_sql(engine, rules, units, as_of, care)
     return engine.query(sql + " ORDER BY c.unit_id, c.month")
 
 
@@ -238,8 +245,7 @@ def occupancy_by_year(
     care: str = "municipal_care",
 ) -> pa.Table:
     """The monthly figures summed per unit and calendar year (same columns but month)."""
-    cutoff = _prepare(engine, rules, units, as_of, care)
-    monthly = _MONTHLY.format(cutoff=cutoff.isoformat(), rule_set=rules.label.replace("'", "''"))
+    monthly = _monthly_sql(engine, rules, units, as_of, care)
     return engine.query(
         f"""
 WITH m AS ({monthly})
