@@ -35,7 +35,7 @@ from samhandling.instruments import discharge_ready_invoices
 from samhandling.messages import demo as messages_demo
 from samhandling.messages.apprec import ReceiptError, write_apprec
 from samhandling.messages.inbox import Inbox, receive
-from samhandling.messages.outgoing import Stay, stay_messages
+from samhandling.messages.outgoing import Stay, stay_messages, stay_reports
 from samhandling.messages.plo import (
     OutgoingEvent,
     OutgoingMessage,
@@ -393,11 +393,94 @@ def test_what_we_write_validates_for_every_version_and_type() -> None:
         )
 
 
+R1_REPORTED = replace(R1, main_diagnosis="J44.1")
+
+
+@pytest.mark.parametrize("version", ["1.5", "1.6"])
+def test_written_reports_validate_and_are_read_back(version: str) -> None:
+    reports = stay_reports(R1_REPORTED, version=version, rules=RULES)
+    assert [name for name, _ in reports] == [
+        "R1-R01-INNLEGGELSESRAPPORT.xml",
+        "R1-R02-UTSKRIVNINGSRAPPORT.xml",
+    ]
+    (_, admission), (_, discharge) = reports
+    payload = {"1.5": "2009-06-30", "1.6": "2012-04-01"}[version]
+    for raw, schema in (
+        (admission, f"Innleggelsesrapport-v{version}.xsd"),
+        (discharge, f"TverrfagligEpikrise-v{version}.xsd"),
+    ):
+        assert validation_errors(parse_xml(raw), ["MsgHead-v1_2.xsd", schema]) == []
+    info = inspect_message(admission, RULES, sha256=sha(admission))
+    assert (info.error, info.msg_type, info.version, info.patient_id) == (
+        None,
+        "INNLEGGELSESRAPPORT",
+        version,
+        "P100",
+    )
+    assert info.namespaces == [f"http://www.kith.no/xmlstds/po/Innleggelsesrapport/{payload}"]
+    assert (info.sender.ident, info.receiver.ident, info.status) == ("1804", "983974910", "N")
+    assert info.sender.name == "Bodø kommune" and info.events == []
+    assert info.gen_date == datetime(2017, 3, 3, 8)
+    info = inspect_message(discharge, RULES, sha256=sha(discharge))
+    assert (info.error, info.msg_type, info.version) == (None, "UTSKRIVNINGSRAPPORT", version)
+    assert info.namespaces == [f"http://www.kith.no/xmlstds/po/TverrfagligEpikrise/{payload}"]
+    assert (info.sender.ident, info.receiver.ident) == ("983974910", "1804")
+    assert [(e.application, e.code_list, e.code, e.at) for e in info.events] == [
+        ("OpplysningOpphold", "9121", "1", datetime(2017, 3, 3, 8)),
+        ("OpplysningOpphold", "9121", "2", datetime(2017, 3, 12, 10)),
+    ]
+    root = parse_xml(discharge).getroot()
+    po = f"{{http://www.kith.no/xmlstds/po/poKomponent/{payload}}}"
+    kind = root.find(f".//{po}TypeInnhold")
+    assert (kind.get("V"), kind.get("DN")) == ("11", "Utskrivningsrapport")
+    diagnosis = root.find(f".//{po}MedisinskDiagnose")
+    assert diagnosis.findtext(f"{po}Hoveddiagnose") == "true"
+    assert diagnosis.find(f"{po}Diagnosekode").attrib == {
+        "V": "J441",
+        "S": "2.16.578.1.12.4.1.1.7110",
+    }
+    # Nothing clinical beyond what the data hold: no free text, no other sections.
+    assert [
+        etree.QName(c).localname for c in root.find(f".//{po}InformasjonOmForsendelsen").getparent()
+    ] == [
+        "InformasjonOmForsendelsen",
+        "TypeInnholdIMelding",
+        "OpplysningOpphold",
+        "OpplysningOpphold",
+        "InfoMedisinskDiagnose",
+    ]
+    assert root.find(f".//{po}DiagnoseBeskrivelse") is None
+
+
+def test_reports_follow_the_stay_and_exist_only_in_plo_1x() -> None:
+    admitted_only = replace(R1_REPORTED, discharged_at=None)
+    names = [n for n, _ in stay_reports(admitted_only, version="1.6", rules=RULES)]
+    assert names == ["R1-R01-INNLEGGELSESRAPPORT.xml"]
+    without_diagnosis = replace(R1, main_diagnosis="")
+    (_, raw) = stay_reports(without_diagnosis, version="1.6", rules=RULES)[1]
+    assert inspect_message(raw, RULES, sha256=sha(raw)).error is None
+    assert b"InfoMedisinskDiagnose" not in raw
+    with pytest.raises(ValueError, match=r"PLO 1\.5 og 1\.6"):
+        stay_reports(R1_REPORTED, version="2.0", rules=RULES)
+
+
+def test_received_reports_are_accepted_and_give_no_time_points(tmp_path: Path) -> None:
+    wh = make_warehouse(tmp_path, [R1_ROW])
+    reports = stay_reports(R1_REPORTED, version="1.6", rules=RULES)
+    result = receive(wh, reports, as_of=date(2024, 1, 1))
+    assert (result.accepted, result.rejected, result.events) == (2, 0, 0)
+    assert [r.msg_type for r in result.received] == ["INNLEGGELSESRAPPORT", "UTSKRIVNINGSRAPPORT"]
+    assert events_of(wh) == []
+
+
 def test_written_messages_and_receipts_match_the_golden_files() -> None:
     folder = GOLDEN / "written"
     produced: dict[str, bytes] = {}
     for version in ("1.5", "1.6", "2.0"):
         for name, raw in stay_messages(R1, version=version, rules=RULES):
+            produced[f"plo-{version}-{name}"] = raw
+    for version in ("1.5", "1.6"):
+        for name, raw in stay_reports(R1_REPORTED, version=version, rules=RULES):
             produced[f"plo-{version}-{name}"] = raw
     for version in ("1.0", "1.1"):
         produced[f"apprec-{version}.xml"] = write_apprec(
@@ -524,6 +607,35 @@ def test_cli_read_write_and_receipt(home: Warehouse, tmp_path: Path) -> None:
     res = runner.invoke(cli_app, ["meldinger", "skriv", "R1", "--versjon", "2.0", "--ut", str(out)])
     assert res.exit_code == 0, res.output
     assert len(list(out.glob("*.xml"))) == 3  # innlagt, utskrivningsklar, utskrevet (no answer)
+    both = tmp_path / "begge"
+    res = runner.invoke(
+        cli_app, ["meldinger", "skriv", "R1", "--meldinger", "alle", "--ut", str(both)]
+    )
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name.split("-", 1)[1] for p in both.glob("*.xml"))
+    assert names == [
+        "01-LOG_INNLAGT.xml",
+        "02-LOG_UTSKRIVNINGSKLAR.xml",
+        "03-LOG_UTSKREVET.xml",
+        "R01-INNLEGGELSESRAPPORT.xml",
+        "R02-UTSKRIVNINGSRAPPORT.xml",
+    ]
+    assert b'<po:Diagnosekode V="J441"' in (both / "R1-R02-UTSKRIVNINGSRAPPORT.xml").read_bytes()
+    res = runner.invoke(
+        cli_app,
+        [
+            "meldinger",
+            "skriv",
+            "R1",
+            "--meldinger",
+            "rapporter",
+            "--versjon",
+            "2.0",
+            "--ut",
+            str(both),
+        ],
+    )
+    assert res.exit_code != 0 and "PLO 1.5 og 1.6" in str(res.exception)
     res = runner.invoke(cli_app, ["meldinger", "liste"])
     assert res.exit_code == 0 and "M000004" in res.output
 

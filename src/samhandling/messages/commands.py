@@ -2,7 +2,8 @@
 
 ``les MAPPE`` reads every ``*.xml`` in a folder (one batch), answers each message with an AppRec,
 loads the time points into the warehouse and prints a summary. ``skriv`` writes the logistics
-messages of stays in the warehouse. ``kvittering`` prints the receipt of a received message.
+messages and/or the admission and discharge reports of stays in the warehouse. ``kvittering``
+prints the receipt of a received message.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from samhandling.console import console, progress
 from samhandling.errors import SamhandlingError
 from samhandling.formatting import number
 from samhandling.messages.inbox import Inbox, receive
-from samhandling.messages.outgoing import stay_messages, stays_from_warehouse
+from samhandling.messages.outgoing import stay_messages, stay_reports, stays_from_warehouse
 from samhandling.rules import load_rules
 from samhandling.warehouse import Warehouse
 
@@ -100,10 +101,26 @@ def register(app: typer.Typer) -> None:
             "1.6"
         ),
         warehouse: Annotated[Path | None, typer.Option(help=WAREHOUSE_HELP)] = None,
+        kinds: Annotated[
+            str,
+            typer.Option(
+                "--meldinger",
+                help="Hvilke meldinger: logistikk, rapporter (innleggelses- og "
+                "utskrivningsrapport, PLO 1.5 og 1.6) eller alle",
+            ),
+        ] = "logistikk",
     ) -> None:
-        """Skriv logistikkmeldingene for utskrivningsklare opphold i datavarehuset."""
+        """Skriv logistikkmeldinger og/eller rapporter for utskrivningsklare opphold."""
         if version not in ("1.5", "1.6", "2.0"):
             raise SamhandlingError(f"ukjent PLO-versjon {version} (bruk 1.5, 1.6 eller 2.0)")
+        if kinds not in ("logistikk", "rapporter", "alle"):
+            raise SamhandlingError(
+                f"ukjent meldingsvalg {kinds} (bruk logistikk, rapporter eller alle)"
+            )
+        if kinds != "logistikk" and version == "2.0":
+            raise SamhandlingError(
+                "innleggelses- og utskrivningsrapport finnes bare i PLO 1.5 og 1.6"
+            )
         rules = load_rules()
         stays = stays_from_warehouse(Warehouse.open(warehouse), episodes)
         missing = sorted(set(episodes) - {s.episode_id for s in stays})
@@ -112,7 +129,12 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         written = 0
         for stay in stays:
-            for name, data in stay_messages(stay, version=version, rules=rules):
+            messages: list[tuple[str, bytes]] = []
+            if kinds in ("logistikk", "alle"):
+                messages += stay_messages(stay, version=version, rules=rules)
+            if kinds in ("rapporter", "alle"):
+                messages += stay_reports(stay, version=version, rules=rules)
+            for name, data in messages:
                 (out / name).write_bytes(data)
                 written += 1
         console.print(f"Skrev {number(written)} meldinger (PLO {version}) til {out}")

@@ -2,8 +2,11 @@
 
 :func:`stay_messages` turns the facts of a discharge-ready stay into the PLO messages that carry
 them: admitted-patient notice, discharge-ready notice, withdrawal, the municipality's answer
-(PLO 2.0 only: earlier versions have no answer message) and the discharged notice. Message ids
-are derived from the stay (UUID 5), so writing the same stay twice gives the same messages.
+(PLO 2.0 only: earlier versions have no answer message) and the discharged notice.
+:func:`stay_reports` writes the stay's admission report (Innleggelsesrapport, from the
+municipality) and discharge report (Utskrivningsrapport, from the hospital; PLO 1.5/1.6).
+Message ids are derived from the stay (UUID 5), so writing the same stay twice gives the same
+messages.
 """
 
 from __future__ import annotations
@@ -16,11 +19,18 @@ from typing import Literal
 
 from samhandling.engine import DuckDBEngine
 from samhandling.errors import SamhandlingError
-from samhandling.messages.plo import OutgoingEvent, OutgoingMessage, Party, write_logistics
+from samhandling.messages.plo import (
+    OutgoingEvent,
+    OutgoingMessage,
+    OutgoingReport,
+    Party,
+    write_logistics,
+    write_report,
+)
 from samhandling.rules import RuleSet
 from samhandling.warehouse import Warehouse
 
-__all__ = ["Stay", "message_id", "stay_messages", "stays_from_warehouse"]
+__all__ = ["Stay", "message_id", "stay_messages", "stay_reports", "stays_from_warehouse"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Stay:
     withdrawn_on: date | None = None
     answer: Literal["cannot_receive", "can_receive"] | None = None
     answered_at: datetime | None = None
+    main_diagnosis: str = ""
 
 
 def message_id(episode_id: str, msg_type: str) -> str:
@@ -127,6 +138,51 @@ def stay_messages(stay: Stay, *, version: str, rules: RuleSet) -> list[tuple[str
     return out
 
 
+def stay_reports(stay: Stay, *, version: str, rules: RuleSet) -> list[tuple[str, bytes]]:
+    """``(file name, XML bytes)`` of the admission and discharge reports of ``stay``.
+
+    The admission report goes from the municipality to the hospital when the patient is admitted;
+    it carries only the envelope and the sending status (the data hold nothing the municipality
+    reported). The discharge report goes from the hospital to the municipality at discharge (only
+    when the stay is discharged) with the admission and discharge times and the main diagnosis.
+    Reports exist in PLO 1.5 and 1.6 only.
+    """
+    hospital = Party(stay.health_trust_name, stay.health_trust, "ENH")
+    municipality = Party(f"{stay.municipality_name} kommune", stay.municipality, "LOK")
+    reports = [
+        OutgoingReport(
+            msg_type="INNLEGGELSESRAPPORT",
+            version=version,
+            msg_id=message_id(stay.episode_id, "INNLEGGELSESRAPPORT"),
+            gen_date=stay.admitted_at,
+            sender=municipality,
+            receiver=hospital,
+            patient_id=stay.patient_id,
+        )
+    ]
+    if stay.discharged_at is not None:
+        reports.append(
+            OutgoingReport(
+                msg_type="UTSKRIVNINGSRAPPORT",
+                version=version,
+                msg_id=message_id(stay.episode_id, "UTSKRIVNINGSRAPPORT"),
+                gen_date=stay.discharged_at,
+                sender=hospital,
+                receiver=municipality,
+                patient_id=stay.patient_id,
+                stay_events=(
+                    _event(rules, "9121", "1", stay.admitted_at),
+                    _event(rules, "9121", "2", stay.discharged_at),
+                ),
+                main_diagnosis=stay.main_diagnosis,
+            )
+        )
+    return [
+        (f"{stay.episode_id}-R{n:02d}-{report.msg_type}.xml", write_report(report, rules))
+        for n, report in enumerate(reports, start=1)
+    ]
+
+
 @functools.cache
 def _trust_names() -> dict[str, str]:
     from samhandling.refdata import health_trusts
@@ -170,7 +226,7 @@ def stays_from_warehouse(warehouse: Warehouse, episode_ids: list[str]) -> list[S
         rows = engine.query(
             f"""
 SELECT e.episode_id, e.patient_id, e.health_trust, e.municipality, e.admitted_at,
-    e.discharged_at, CAST(e.discharge_ready_at AS DATE) AS ready_at_stay,
+    e.discharged_at, e.main_diagnosis, CAST(e.discharge_ready_at AS DATE) AS ready_at_stay,
     MIN(CASE WHEN v.type = 'admission_notified' THEN v."at" END) AS admission_notified_at,
     MIN(CASE WHEN v.type = 'discharge_ready' THEN v."at" END) AS ready_at,
     MIN(CASE WHEN v.type = 'discharge_ready_notified' THEN v."at" END) AS ready_notified_at,
@@ -212,6 +268,7 @@ ORDER BY e.episode_id
                 withdrawn_on=r["withdrawn_at"].date() if r["withdrawn_at"] else None,
                 answer=answer,
                 answered_at=answered,
+                main_diagnosis=r["main_diagnosis"] or "",
             )
         )
     return stays

@@ -8,6 +8,8 @@ with the AppRec error code (code list 8221) and a Norwegian reason. It never rai
 :func:`write_logistics` writes the logistics messages (Pasientlogistikk: admitted, discharge-ready,
 withdrawn, discharged, dead, and in PLO 2.0 the municipality's answer) in PLO 1.5, 1.6 or 2.0; what
 it writes validates against the official schemas (the tests check every variant).
+:func:`write_report` writes the admission report (Innleggelsesrapport) and the discharge report
+(Utskrivningsrapport, payload TverrfagligEpikrise) in PLO 1.5 or 1.6.
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ from samhandling.rules import RuleSet
 __all__ = [
     "APPLICATIONS",
     "OID",
+    "REPORTS",
     "Inspection",
     "OutgoingEvent",
     "OutgoingMessage",
+    "OutgoingReport",
     "Party",
     "TimedEvent",
     "inspect_message",
     "parse_timestamp",
     "write_logistics",
+    "write_report",
 ]
 
 LOCAL_TZ = ZoneInfo("Europe/Oslo")
@@ -375,6 +380,40 @@ _ID_TYPES: dict[str, str] = {
 }
 
 
+def _envelope(  # noqa: PLR0917
+    msg_type: str,
+    msg_id: str,
+    gen_date: datetime,
+    sender: Party,
+    receiver: Party,
+    patient_id: str,
+    rules: RuleSet,
+) -> tuple[Any, Any]:
+    """The MsgHead 1.2 document and its empty ``Content`` element."""
+    mh = f"{{{MSGHEAD_NS}}}"
+    head = etree.Element(f"{mh}MsgHead", nsmap={None: MSGHEAD_NS})  # type: ignore[dict-item]
+    info = etree.SubElement(head, f"{mh}MsgInfo")
+    names = rules["messages.message_types"].keys_on(gen_date.date())
+    if msg_type not in names:
+        raise ValueError(f"meldingstypen {msg_type} finnes ikke i kodeverk 8279 på datoen")
+    info.append(_cv(f"{mh}Type", msg_type, names[msg_type].value))
+    etree.SubElement(info, f"{mh}MIGversion").text = MIG_VERSION
+    etree.SubElement(info, f"{mh}GenDate").text = gen_date.replace(microsecond=0).isoformat()
+    etree.SubElement(info, f"{mh}MsgId").text = msg_id
+    info.append(_organisation("Sender", sender))
+    info.append(_organisation("Receiver", receiver))
+    patient = etree.SubElement(info, f"{mh}Patient")
+    ident = etree.SubElement(patient, f"{mh}Ident")
+    etree.SubElement(ident, f"{mh}Id").text = patient_id
+    ident.append(_cv(f"{mh}TypeId", "XXX", "Pseudonym (løpenummer)", OID + "8116"))
+    document = etree.SubElement(head, f"{mh}Document")
+    ref = etree.SubElement(document, f"{mh}RefDoc")
+    etree.SubElement(ref, f"{mh}IssueDate").set("V", _ts(gen_date))
+    ref.append(_cv(f"{mh}MsgType", "XML", "XML-instans"))
+    content = etree.SubElement(ref, f"{mh}Content")
+    return head, content
+
+
 def write_logistics(message: OutgoingMessage, rules: RuleSet) -> bytes:
     """A MsgHead 1.2 document carrying one Pasientlogistikk payload (PLO 1.5, 1.6 or 2.0)."""
     if message.version not in _LOGISTICS_NS:
@@ -384,31 +423,17 @@ def write_logistics(message: OutgoingMessage, rules: RuleSet) -> bytes:
         raise ValueError(f"meldingstypen {message.msg_type} er ikke en logistikkmelding")
     if application == "TilbakemeldingUtskrivningsklarPasient" and message.version != "2.0":
         raise ValueError("tilbakemelding på utskrivningsklar pasient finnes først i PLO 2.0")
-    mh = f"{{{MSGHEAD_NS}}}"
     p1_ns, po_ns = _LOGISTICS_NS[message.version], _PO_NS[message.version]
     p1, po = f"{{{p1_ns}}}", f"{{{po_ns}}}"
-    head = etree.Element(f"{mh}MsgHead", nsmap={None: MSGHEAD_NS})  # type: ignore[dict-item]
-    info = etree.SubElement(head, f"{mh}MsgInfo")
-    names = rules["messages.message_types"].keys_on(message.gen_date.date())
-    if message.msg_type not in names:
-        raise ValueError(f"meldingstypen {message.msg_type} finnes ikke i kodeverk 8279 på datoen")
-    info.append(_cv(f"{mh}Type", message.msg_type, names[message.msg_type].value))
-    etree.SubElement(info, f"{mh}MIGversion").text = MIG_VERSION
-    etree.SubElement(info, f"{mh}GenDate").text = message.gen_date.replace(
-        microsecond=0
-    ).isoformat()
-    etree.SubElement(info, f"{mh}MsgId").text = message.msg_id
-    info.append(_organisation("Sender", message.sender))
-    info.append(_organisation("Receiver", message.receiver))
-    patient = etree.SubElement(info, f"{mh}Patient")
-    ident = etree.SubElement(patient, f"{mh}Ident")
-    etree.SubElement(ident, f"{mh}Id").text = message.patient_id
-    ident.append(_cv(f"{mh}TypeId", "XXX", "Pseudonym (løpenummer)", OID + "8116"))
-    document = etree.SubElement(head, f"{mh}Document")
-    ref = etree.SubElement(document, f"{mh}RefDoc")
-    etree.SubElement(ref, f"{mh}IssueDate").set("V", _ts(message.gen_date))
-    ref.append(_cv(f"{mh}MsgType", "XML", "XML-instans"))
-    content = etree.SubElement(ref, f"{mh}Content")
+    head, content = _envelope(
+        message.msg_type,
+        message.msg_id,
+        message.gen_date,
+        message.sender,
+        message.receiver,
+        message.patient_id,
+        rules,
+    )
     payload = etree.SubElement(content, f"{p1}Pasientlogistikk", nsmap={"p1": p1_ns, "po": po_ns})
     admin = (
         etree.SubElement(payload, f"{po}FellesAdministrativeOpplysninger")
@@ -440,3 +465,87 @@ def write_logistics(message: OutgoingMessage, rules: RuleSet) -> bytes:
 
 
 _STATUS_NAMES: dict[str, str] = {"N": "Ny", "M": "Endring", "C": "Kansellering"}
+
+
+# The payload root element of each report message type (PLO 1.5 and 1.6).
+REPORTS: dict[str, str] = {
+    "INNLEGGELSESRAPPORT": "Innleggelsesrapport",
+    "UTSKRIVNINGSRAPPORT": "TverrfagligEpikrise",
+}
+_REPORT_NS: dict[tuple[str, str], str] = {
+    ("Innleggelsesrapport", "1.5"): "http://www.kith.no/xmlstds/po/Innleggelsesrapport/2009-06-30",
+    ("Innleggelsesrapport", "1.6"): "http://www.kith.no/xmlstds/po/Innleggelsesrapport/2012-04-01",
+    ("TverrfagligEpikrise", "1.5"): "http://www.kith.no/xmlstds/po/TverrfagligEpikrise/2009-06-30",
+    ("TverrfagligEpikrise", "1.6"): "http://www.kith.no/xmlstds/po/TverrfagligEpikrise/2012-04-01",
+}
+
+
+@dataclass(frozen=True)
+class OutgoingReport:
+    """An admission or discharge report to write (PLO 1.5 or 1.6).
+
+    Only what the data hold is written: the stay's time points (``OpplysningOpphold``, discharge
+    report only) and the main diagnosis (ICD-10, discharge report only); no clinical free text.
+    """
+
+    msg_type: str
+    version: str
+    msg_id: str
+    gen_date: datetime
+    sender: Party
+    receiver: Party
+    patient_id: str
+    stay_events: tuple[OutgoingEvent, ...] = ()
+    main_diagnosis: str = ""
+    status: str = "N"
+
+
+def write_report(report: OutgoingReport, rules: RuleSet) -> bytes:
+    """A MsgHead 1.2 document carrying an Innleggelsesrapport or Utskrivningsrapport payload."""
+    application = REPORTS.get(report.msg_type)
+    if application is None:
+        raise ValueError(f"meldingstypen {report.msg_type} er ikke en rapport")
+    if (application, report.version) not in _REPORT_NS:
+        raise ValueError(
+            f"{report.msg_type} kan bare skrives i PLO 1.5 og 1.6, ikke {report.version}"
+        )
+    if application == "Innleggelsesrapport" and (report.stay_events or report.main_diagnosis):
+        raise ValueError("innleggelsesrapporten har ikke plass til opphold eller diagnose")
+    p_ns, po_ns = _REPORT_NS[(application, report.version)], _PO_NS[report.version]
+    p, po = f"{{{p_ns}}}", f"{{{po_ns}}}"
+    head, content = _envelope(
+        report.msg_type,
+        report.msg_id,
+        report.gen_date,
+        report.sender,
+        report.receiver,
+        report.patient_id,
+        rules,
+    )
+    payload = etree.SubElement(content, f"{p}{application}", nsmap={"p": p_ns, "po": po_ns})
+    sending = etree.SubElement(payload, f"{po}InformasjonOmForsendelsen")
+    sending.append(
+        _cv(f"{po}Forsendelsesstatus", report.status, _STATUS_NAMES.get(report.status, ""))
+    )
+    if application == "TverrfagligEpikrise":
+        kinds = rules["messages.report_content"].keys_on(report.gen_date.date())
+        if report.msg_type not in kinds:
+            raise ValueError(f"ingen innholdstype (kodeverk 9139) for {report.msg_type}")
+        kind = kinds[report.msg_type]
+        typed = etree.SubElement(payload, f"{po}TypeInnholdIMelding")
+        typed.append(_cv(f"{po}TypeInnhold", kind.value, kind.note, OID + "9139"))
+        for event in report.stay_events:
+            stay = etree.SubElement(payload, f"{po}OpplysningOpphold")
+            timed = etree.SubElement(stay, f"{po}TidsfestetHendelse")
+            timed.append(_cv(f"{po}Hendelsekode", event.code, event.name, OID + event.code_list))
+            etree.SubElement(timed, f"{po}TidspunktForHendelse").set("V", _ts(event.at))
+            etree.SubElement(timed, f"{po}Anslag").text = "true" if event.estimate else "false"
+        if report.main_diagnosis:
+            info = etree.SubElement(payload, f"{po}InfoMedisinskDiagnose")
+            diagnosis = etree.SubElement(info, f"{po}MedisinskDiagnose")
+            etree.SubElement(diagnosis, f"{po}Hoveddiagnose").text = "true"
+            code = etree.SubElement(diagnosis, f"{po}Diagnosekode")
+            code.set("V", report.main_diagnosis.replace(".", "").strip())
+            code.set("S", OID + "7110")
+    out: bytes = etree.tostring(head, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return out
