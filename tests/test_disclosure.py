@@ -246,3 +246,47 @@ def test_hypercube_lookup_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     searched = protect_hypercubes(coords, axes, contacts, measures, THRESHOLD)
     assert np.array_equal(dense, searched)
     assert np.count_nonzero(dense == SECONDARY) > 0
+
+
+def _protect_combined_only(
+    coords: np.ndarray, axes: list[Axis], contacts: list[int]
+) -> tuple[np.ndarray, int]:
+    """Protect with no single hypercube on offer: every cell goes to the combined search (or,
+    failing that, to its aggregates). Returns the reasons and how often the combined one served."""
+    served = 0
+    original = hypercube._Search.combined
+
+    def counted(*args: object) -> object:
+        nonlocal served
+        found = original(*args)  # type: ignore[arg-type]
+        served += found is not None
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hypercube._Search, "batch_best", lambda self, cells, *_: [None] * len(cells))
+        patch.setattr(hypercube._Search, "combined", counted)
+        reasons = protect_hypercubes(coords, axes, contacts, {"contacts": contacts}, THRESHOLD)
+    return reasons, served
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_combined_hypercubes_protect_every_primary_cell(data: st.DataObject) -> None:
+    size = 4 * 5 * 2
+    counts = np.array(
+        data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
+    ).reshape(4, 5, 2)
+    coords, axes, contacts, _, lines = hypercube_case(counts, counts)
+    reasons, _ = _protect_combined_only(coords, axes, contacts)
+    for c, (low, high) in full_attack(contacts, lines, reasons).items():
+        if reasons[c] == PRIMARY:
+            assert high - low >= THRESHOLD - 1e-6, (c, contacts[c], low, high)
+
+
+def test_combined_hypercubes_serve_a_sparse_cube() -> None:
+    """On a fixed sparse cube the combined search protects cells (the test above is not empty)."""
+    counts = np.random.default_rng(7).choice([0, 0, 1, 2, 3, 6, 9], size=(4, 5, 2))
+    coords, axes, contacts, _, _ = hypercube_case(counts, counts)
+    reasons, served = _protect_combined_only(coords, axes, contacts)
+    assert np.count_nonzero(reasons == PRIMARY) > 0
+    assert served > 0

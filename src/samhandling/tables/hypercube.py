@@ -26,12 +26,14 @@ one pass over the primary cells suffices; nothing is re-audited.
 batches scored together with numpy. Per dimension, the candidate vectors whose cells exist along
 the cell's line are ranked (fewest new hidden cells, smallest support, least value); the two
 cheapest pairs and the cheapest single are combined in every way, and the valid hypercube with
-the least *information loss* (sum of the values hidden anew, plus one per cell) is hidden. Cells
-that no such combination protects get a wider search (six pairs, three singles), and only then,
-as the last resort, the hypercube of one fact's atoms taken singly: the cell with its aggregates
-(always exists, and lets the cell grow without bound). Validity of a hypercube never depends on
-which cells are hidden, only its cost does, so batching can make the pattern slightly larger than
-one-by-one choice, never unsafe.
+the least *information loss* (sum of the values hidden anew, plus one per cell) is hidden.
+Where no single hypercube is wide enough, or the best one loses much (through big aggregates),
+several are moved together (:meth:`_Search.combined`): with ``n`` hypercubes sharing only the
+cell, each partner moves by ``d / n``, so many small partners protect a cell that no single one
+could. Only when that fails too comes the last resort, the hypercube of one fact's atoms taken
+singly: the cell with its aggregates (always exists, and lets the cell grow without bound).
+Validity never depends on which cells are hidden, only the cost does, so batching can make the
+pattern slightly larger than one-by-one choice, never unsafe.
 
 Secondary cells (hidden only to protect others) describe at least ``threshold`` patients and need
 no protection interval of their own. The method is sound but not minimal: it may hide more cells
