@@ -508,29 +508,14 @@ class _Search:
         Always found: some fact lies under ``cell``, and every combination of the codes that
         contain that fact's atoms exists. All signs are ``+``: the cell can grow without bound.
         """
-        base = int(self.keys[cell])
+        cells = np.array([cell])
         for combo in itertools.product(*[range(len(s.single)) for s in singles]):
-            chosen = [s.rows(np.array([i])) for s, i in zip(singles, combo, strict=True)]
-            found, signs = _combinations(base, chosen, self.table)
-            if np.all((found >= 0) | (signs == 0)):
-                corners: IntArray = found[0][signs[0] != 0]
+            chosen = [
+                _Option(c.delta[None, i : i + 1], c.signs[None, i : i + 1], np.ones((1, 1), bool))
+                for c, i in zip(singles, combo, strict=True)
+            ]
+            found, signs, exists = self.corners(cells, chosen)
+            if exists[0, 0]:
+                corners: IntArray = found[0, 0][signs[0, 0] != 0]
                 return corners
         raise AssertionError("no hypercube: a cell exists without any fact under it")
-
-
-def _combinations(
-    base: int, per_axis: list[_Candidates], table: _Lookup
-) -> tuple[IntArray, IntArray]:
-    """Corner cells and signs of every combination: one row per combination of axis vectors."""
-    k = len(per_axis)
-    delta = np.zeros([1] * (2 * k), dtype=np.int64)
-    signs = np.ones([1] * (2 * k), dtype=np.int64)
-    for j, cand in enumerate(per_axis):
-        shape = [1] * (2 * k)
-        shape[j], shape[k + j] = cand.delta.shape
-        delta = delta + cand.delta.reshape(shape)
-        signs = signs * cand.signs.reshape(shape)
-    combos = int(np.prod(delta.shape[:k]))
-    delta = delta.reshape(combos, -1)
-    signs = signs.reshape(combos, -1)
-    return table.find(base + delta), signs
