@@ -179,30 +179,35 @@ CUBE_DIMS: list[tuple[dict[str, list[str]], list[tuple[str, tuple[str, ...]]]]] 
 ]
 
 
+Dims = list[tuple[dict[str, list[str]], list[tuple[str, tuple[str, ...]]]]]
+
+
 def hypercube_case(
-    counts: np.ndarray, bed_days: np.ndarray
+    counts: np.ndarray, bed_days: np.ndarray, dims: Dims = CUBE_DIMS
 ) -> tuple[np.ndarray, list[Axis], list[int], list[int], list[list[int]]]:
-    """All non-empty cells of the cube over CUBE_DIMS from atom-level counts; lines as indices."""
-    keys = [list(mapping) for mapping, _ in CUBE_DIMS]
-    codes = [sorted({c for cs in mapping.values() for c in cs}) for mapping, _ in CUBE_DIMS]
+    """All non-empty cells of the cube over ``dims`` from atom-level counts; lines as indices."""
+    keys = [list(mapping) for mapping, _ in dims]
+    codes = [sorted({c for cs in mapping.values() for c in cs}) for mapping, _ in dims]
     axes = [
         Axis.from_mapping(cs, [(k, c) for k, v in mapping.items() for c in v])
-        for cs, (mapping, _) in zip(codes, CUBE_DIMS, strict=True)
+        for cs, (mapping, _) in zip(codes, dims, strict=True)
     ]
     totals: dict[tuple[str, ...], list[int]] = {}
     for atom in itertools.product(*[range(len(k)) for k in keys]):
         if counts[atom] == 0:
             continue
-        per_dim = [CUBE_DIMS[j][0][keys[j][a]] for j, a in enumerate(atom)]
+        per_dim = [dims[j][0][keys[j][a]] for j, a in enumerate(atom)]
         for cell in itertools.product(*per_dim):
             got = totals.setdefault(cell, [0, 0])
             got[0] += int(counts[atom])
             got[1] += int(bed_days[atom])
     cells = sorted(totals)
     index = {c: i for i, c in enumerate(cells)}
-    coords = np.array([[codes[j].index(c[j]) for j in range(3)] for c in cells])
+    coords = np.array(
+        [[codes[j].index(c[j]) for j in range(len(dims))] for c in cells], dtype=np.int64
+    ).reshape(-1, len(dims))
     lines: list[list[int]] = []
-    for j, (_, dim_lines) in enumerate(CUBE_DIMS):
+    for j, (_, dim_lines) in enumerate(dims):
         for cell in cells:
             for parent, parts in dim_lines:
                 if cell[j] != parent:
@@ -233,6 +238,47 @@ def test_hypercubes_protect_every_primary_cell(data: st.DataObject) -> None:
             if reasons[c] != PRIMARY or values[c] == 0:
                 continue  # secondary cells hold >= THRESHOLD patients; zeros reveal no count
             assert high - low >= THRESHOLD - 1e-6, (c, values[c], low, high)
+
+
+# Two years that no line adds up: the cube falls apart into one part per year.
+YEARS: Dims = [
+    CUBE_DIMS[0],
+    (
+        {"1a": ["1a", "Y1"], "1b": ["1b", "Y1"], "2a": ["2a", "Y2"], "2b": ["2b", "Y2"]},
+        [("Y1", ("1a", "1b")), ("Y2", ("2a", "2b"))],
+    ),
+    CUBE_DIMS[2],
+]
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_parts_no_line_links_are_protected_apart(data: st.DataObject) -> None:
+    shape = (4, 4, 2)
+    size = int(np.prod(shape))
+    counts = np.array(
+        data.draw(st.lists(st.sampled_from([0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
+    ).reshape(shape)
+    coords, axes, contacts, _beds, lines = hypercube_case(counts, counts * 2, YEARS)
+    parts = hypercube._parts(coords, axes)
+    years = {axes[1].codes[c] for c in coords[:, 1]} & {"Y1", "Y2"}
+    assert len(parts) == len(years)
+    assert sorted(i for cells, _, _ in parts for i in cells.tolist()) == list(range(len(coords)))
+    reasons = protect_hypercubes(coords, axes, contacts, {"contacts": contacts}, THRESHOLD)
+    for c, (low, high) in full_attack(contacts, lines, reasons).items():
+        if reasons[c] == PRIMARY and contacts[c] > 0:
+            assert high - low >= THRESHOLD - 1e-6, (c, contacts[c], low, high)
+
+
+def test_parts_protected_on_worker_processes_give_the_same_pattern(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counts = np.random.default_rng(3).choice([0, 1, 2, 3, 6, 9], size=(4, 4, 2))
+    coords, axes, contacts, _beds, _lines = hypercube_case(counts, counts, YEARS)
+    here = protect_hypercubes(coords, axes, contacts, {"c": contacts}, THRESHOLD, workers=1)
+    monkeypatch.setattr(hypercube, "PARALLEL_FROM_CELLS", 0)
+    spread = protect_hypercubes(coords, axes, contacts, {"c": contacts}, THRESHOLD, workers=2)
+    assert spread.tolist() == here.tolist() and (here == PRIMARY).any()
 
 
 def test_hypercube_lookup_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,7 +46,7 @@ from samhandling.store import Store
 from samhandling.warehouse import Warehouse
 from samhandling.web import create_app, create_demo_users
 from samhandling.web.charts import Series, bar_chart
-from samhandling.web.jobs import Computations
+from samhandling.web.jobs import Computations, report_progress
 from samhandling.web.security import LoginPolicy
 from web_helpers import FAST_HASH, NBSP, csrf_of, http_client, ingest_tiny, kr, login, portal_store
 
@@ -503,6 +503,7 @@ def test_a_slow_computation_shows_progress_and_blocks_nobody(warehouse: Path) ->
     try:
 
         def slow(engine: Engine) -> int:
+            report_progress("steg 1 av 2")
             started.set()
             release.wait(10)
             return int(engine.query("SELECT COUNT(*) AS n FROM episodes").column("n")[0].as_py())
@@ -510,6 +511,7 @@ def test_a_slow_computation_shows_progress_and_blocks_nobody(warehouse: Path) ->
         job = computations.submit(("slow",), "Treg beregning", slow)
         assert started.wait(10)
         assert computations.wait([job], 0.05) is False
+        assert job.status == "steg 1 av 2"  # what the progress page shows beside the label
         # The same key gives the same running computation, not a second one.
         assert computations.submit(("slow",), "Treg beregning", slow) is job
         release.set()

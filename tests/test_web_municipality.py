@@ -27,6 +27,7 @@ from samhandling.formatting import number
 from samhandling.indicators.peers import PeerGroup
 from samhandling.rules import load_rules
 from samhandling.tables.catalog import Catalog
+from samhandling.tables.published import published_catalog
 from samhandling.warehouse import Warehouse
 from samhandling.web.jobs import Computations, job
 from samhandling.web.municipality import (
@@ -41,7 +42,6 @@ from samhandling.web.municipality import (
     year_indicators,
 )
 from samhandling.web.public import PUBLIC_INDICATORS, public_table
-from samhandling.web.tables import published_catalog
 from web_helpers import http_client, ingest_tiny, kr, portal_store, serve_portal
 
 RULES = load_rules()
@@ -317,9 +317,7 @@ def test_min_kommune_compares_with_peers_and_the_country(
 
 @pytest.fixture(scope="module")
 def catalog(tiny: Warehouse) -> Catalog:
-    with DuckDBEngine() as engine:
-        tiny.register(engine)
-        return published_catalog(engine, RULES, 2024)
+    return published_catalog(tiny, RULES, 2024)
 
 
 def test_public_statistics_are_published_cells_only(base_url: str, catalog: Catalog) -> None:

@@ -224,9 +224,12 @@ def create_app(
                 if isinstance(source, Catalog):
                     cached.append(source)
                 elif isinstance(source, str | Path):
-                    from samhandling.tables.build import catalog_from_warehouse
+                    from samhandling.rules import load_rules
+                    from samhandling.tables.published import published_catalog
+                    from samhandling.warehouse import Warehouse
 
-                    cached.append(catalog_from_warehouse(Path(source), borders=borders))
+                    warehouse = Warehouse.open(source)
+                    cached.append(published_catalog(warehouse, load_rules(), borders))
                 else:
                     cached.append(source())
             return cached[0]

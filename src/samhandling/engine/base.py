@@ -39,6 +39,10 @@ class Engine(ABC):
         """Materialise the result of ``sql`` as relation ``name`` (replacing any earlier one)."""
 
     @abstractmethod
+    def drop(self, name: str) -> None:
+        """Forget relation ``name`` and free what it holds (nothing happens if there is none)."""
+
+    @abstractmethod
     def has_relation(self, name: str) -> bool:
         """Whether a relation of that name is registered."""
 

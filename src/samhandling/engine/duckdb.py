@@ -88,6 +88,27 @@ class DuckDBEngine(Engine):
         self._run(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {sql}")
         self._relations.add(name)
 
+    def drop(self, name: str) -> None:
+        quote_ident(name)
+        with self._lock:
+            registered = self._arrow_keep.pop(name, None) is not None
+            if registered:
+                self._conn.unregister(name)
+                for cur in self._cursors:
+                    cur.unregister(name)
+        if not registered and name in self._relations:
+            kind = (
+                self._cursor()
+                .execute(
+                    "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+                )
+                .fetchone()
+            )
+            if kind is not None:
+                what = "VIEW" if kind[0] == "VIEW" else "TABLE"
+                self._run(f"DROP {what} IF EXISTS {quote_ident(name)}")
+        self._relations.discard(name)
+
     def has_relation(self, name: str) -> bool:
         return name in self._relations
 

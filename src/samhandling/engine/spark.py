@@ -84,6 +84,14 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(quote_ident(name))
         self._relations.add(name)
 
+    def drop(self, name: str) -> None:
+        if name not in self._relations:
+            return
+        if self._spark.catalog.isCached(quote_ident(name)):
+            self._spark.catalog.uncacheTable(quote_ident(name))
+        self._spark.catalog.dropTempView(quote_ident(name))
+        self._relations.discard(name)
+
     def has_relation(self, name: str) -> bool:
         return name in self._relations
 

@@ -51,7 +51,6 @@ from samhandling.tables.dimensions import (
     sex_dimension,
 )
 from samhandling.tables.disclosure import disclosure_threshold
-from samhandling.tables.money import with_money
 from samhandling.tables.standardised import build_standardised_cube, standardised_spec
 
 __all__ = [
@@ -95,7 +94,7 @@ AVG_LOS = DerivedMeasure(
     "gj_liggetid", "Gjennomsnittlig liggetid", "liggedogn", "opphold", 1, "døgn", 2
 )
 
-# SD06: money in whole øre in the cube, published in kroner (see tables.money).
+# SD06: money summed in whole øre (two decimals), published in kroner (see cube.Measure).
 COFINANCING = Measure("medfinansiering", "Kommunal medfinansiering", "SUM(f.kmf_ore)", "kroner", 2)
 DR_PAYMENT = Measure(
     "utskrivningsklar_betaling",
@@ -107,7 +106,6 @@ DR_PAYMENT = Measure(
 DR_BILLED_DAYS = Measure(
     "utskrivningsklar_dogn", "Fakturerte utskrivningsklare døgn", "SUM(f.dr_days)", "døgn"
 )
-MONEY = frozenset({COFINANCING.id, DR_PAYMENT.id})
 
 # SD07: same definitions as indicators.discharge.discharge_ready.
 OVERLIGGER_SQL = (
@@ -461,6 +459,8 @@ class Catalog:
     borders: int
     peers: dict[str, list[PeerGroup]] = field(default_factory=dict)
     peer_year: int | None = None
+    years: list[int] = field(default_factory=list)
+    districts: list[tuple[str, str, str]] = field(default_factory=list)
 
     def cube(self, table_id: str) -> ProtectedCube:
         from samhandling.tables.cube import TableError
@@ -551,16 +551,20 @@ def build_catalog(
     blocks: pa.Table,
     only: Sequence[str] | None = None,
     built: str | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> Catalog:
-    """Derive the facts from ``episodes`` on ``engine`` and build every protected cube."""
+    """Derive the facts from ``episodes`` on ``engine`` and build every protected cube.
+
+    ``on_progress(table id, step, steps)`` is told each step of each table (counting and
+    protecting); a Rich progress bar shows the same on the console.
+    """
     from samhandling.console import progress
 
     register_contact_facts(engine, borders=borders, blocks=blocks)
     threshold, version = disclosure_threshold(rules)
     years = _data_years(engine)
-    specs = catalog_specs(
-        rules, borders=borders, years=years, blocks=blocks, districts=_districts(engine)
-    )
+    districts = _districts(engine)
+    specs = catalog_specs(rules, borders=borders, years=years, blocks=blocks, districts=districts)
     if only:
         specs = [s for s in specs if s.id in set(only)]
     facts = {s.facts for s in specs}
@@ -573,6 +577,12 @@ def build_catalog(
         task = bar.add_task("Bygger og prikker tabeller", total=len(specs))
         for spec in specs:
             build = build_standardised_cube_for(rules) if spec.id == "SD09" else build_cube
+
+            def step(done: int, steps: int, table: str = spec.id) -> None:
+                bar.update(task, description=f"Bygger og prikker tabell {table} ({done}/{steps})")
+                if on_progress:
+                    on_progress(table, done, steps)
+
             cube = build(
                 engine,
                 spec,
@@ -580,9 +590,9 @@ def build_catalog(
                 rule_version=version,
                 borders=borders,
                 built=built,
+                on_step=step,
             )
-            money = MONEY & {m.id for m in spec.measures}
-            cubes[spec.id] = with_money(cube, frozenset(money)) if money else cube
+            cubes[spec.id] = cube
             bar.advance(task)
     peers, peer_year = _peer_index(engine, rules, borders, years)
-    return Catalog(cubes, borders, peers, peer_year)
+    return Catalog(cubes, borders, peers, peer_year, years=years, districts=districts)

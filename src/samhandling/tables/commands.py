@@ -44,12 +44,18 @@ def register(app: typer.Typer) -> None:
         warehouse: Annotated[str | None, typer.Option(help="Lagerkatalog")] = None,
     ) -> None:
         """Lag en prikket tabell fra lageret og skriv den i valgt format."""
+        from samhandling.rules import load_rules
         from samhandling.tables.build import catalog_from_warehouse
         from samhandling.tables.output import FORMATS, render
+        from samhandling.tables.published import load_catalog
+        from samhandling.warehouse import Warehouse
 
         if fmt not in FORMATS:
             raise ConfigError(f"Ukjent format «{fmt}»; velg blant {', '.join(FORMATS)}")
-        catalog = catalog_from_warehouse(warehouse_dir(warehouse), borders=borders, only=[table_id])
+        home = warehouse_dir(warehouse)
+        catalog = load_catalog(Warehouse.open(home), load_rules(), borders)
+        if catalog is None:  # not built for this state: count and protect this table only
+            catalog = catalog_from_warehouse(home, borders=borders, only=[table_id])
         result = catalog.cube(table_id).slice(_selection(select or []), measure or None)
         body = render(result, fmt)
         if out is None:
@@ -62,6 +68,34 @@ def register(app: typer.Typer) -> None:
             f"Skrev {table_id} ({len(result.values)} celler, "
             f"{len(result.reasons)} prikket) til {out}"
         )
+
+    @app.command("table-build")
+    def table_build(
+        borders: Annotated[int, typer.Option(help="Kommunegrenser per 1. januar i år")] = 2024,
+        warehouse: Annotated[str | None, typer.Option(help="Lagerkatalog")] = None,
+    ) -> None:
+        """Bygg og prikk alle tabellene for lagerets nåværende innhold og lagre dem."""
+        import time
+
+        from samhandling.formatting import number
+        from samhandling.rules import load_rules
+        from samhandling.tables.published import catalog_folder, load_catalog, published_catalog
+        from samhandling.warehouse import Warehouse
+
+        home = Warehouse.open(warehouse_dir(warehouse))
+        rules = load_rules()
+        folder = catalog_folder(home, rules, borders)
+        if load_catalog(home, rules, borders) is not None:
+            console.print(f"Tabellene er allerede bygget for lagerets innhold: {folder}")
+            return
+        started = time.perf_counter()
+        catalog = published_catalog(home, rules, borders)
+        for cube in catalog.cubes.values():
+            console.print(
+                f"{cube.spec.id}: {number(cube.cells.num_rows)} celler, "
+                f"{number(cube.suppressed_cells)} prikket"
+            )
+        console.print(f"Bygget på {time.perf_counter() - started:.0f} s og lagret i {folder}")
 
     @app.command("serve-api")
     def serve_api(

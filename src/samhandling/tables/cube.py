@@ -16,7 +16,7 @@ average is hidden whenever its numerator or denominator count is hidden.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,6 +37,7 @@ from samhandling.tables.hypercube import Axis, protect_hypercubes
 
 __all__ = [
     "CONTENTS",
+    "NOT_SQL",
     "SUPPRESSED",
     "CubeSpec",
     "DerivedMeasure",
@@ -56,9 +57,17 @@ class TableError(SamhandlingError):
     """A table request names an unknown table, variable, code or measure."""
 
 
+# ``Measure.sql`` of a measure that is not summed by the cube's SQL (set by its own builder).
+NOT_SQL = "python"
+
+
 @dataclass(frozen=True)
 class Measure:
-    """An additive count summed over the cube's facts (SQL aggregate over alias ``f``)."""
+    """An additive measure summed over the cube's facts (SQL aggregate over alias ``f``).
+
+    The sum is a whole number of units of 10^-``decimals`` (øre for a measure in kroner with
+    two decimals): totals are exact sums of their parts, and tables show ``sum / 10^decimals``.
+    """
 
     id: str
     label: str
@@ -92,7 +101,7 @@ class CubeSpec:
     derived: tuple[DerivedMeasure, ...] = ()
     where: str = "TRUE"
     facts: str = "contact_facts"
-    patients_sql: str = "COUNT(DISTINCT f.patient_id)"
+    patient: str = "f.patient_id"
     notes: tuple[str, ...] = ()
 
     def dimension(self, dim_id: str) -> Dimension:
@@ -188,6 +197,8 @@ class ProtectedCube:
         self._columns: dict[str, list[Any]] = {
             name: self.cells[name].to_pylist() for name in self.cells.column_names
         }
+        self._additive = {m.id for m in self.spec.measures if m.sql != NOT_SQL}
+        self._decimals = {m.id: m.decimals for m in self.spec.measures if m.id in self._additive}
 
     @property
     def suppressed_cells(self) -> int:
@@ -227,11 +238,28 @@ class ProtectedCube:
             meta[b"built"].decode(),
         )
 
-    def _cell(self, key: tuple[str, ...], measure: str) -> tuple[float | int | None, int]:
+    def _stored(self, key: tuple[str, ...], measure: str) -> tuple[int | float | None, int]:
+        """The stored value (whole units of 10^-decimals for additive measures) and reason."""
         i = self._index.get(key)
         if i is None:
             return 0, PUBLISHED
         return self._columns[measure][i], int(self._columns["reason"][i])
+
+    def _exact(self, key: tuple[str, ...], measure: str) -> tuple[Decimal | None, int]:
+        """An additive measure or the patients as an exact number (kroner, not øre)."""
+        value, reason = self._stored(key, measure)
+        if value is None:
+            return None, reason
+        if measure not in self._additive and measure != "pasienter":
+            return Decimal(str(value)), reason  # a measure its builder computed (SD09's rates)
+        return Decimal(int(value)).scaleb(-self._decimals.get(measure, 0)), reason
+
+    def _cell(self, key: tuple[str, ...], measure: str) -> tuple[float | int | None, int]:
+        value, reason = self._stored(key, measure)
+        places = self._decimals.get(measure, 0)
+        if places and value is not None and measure in self._additive:
+            return float(Decimal(int(value)).scaleb(-places)), reason
+        return value, reason
 
     def _population(self, key: tuple[str, ...]) -> int | None:
         dims = self.spec.dimensions
@@ -322,35 +350,194 @@ class ProtectedCube:
         )
 
     def _derived(self, key: tuple[str, ...], d: DerivedMeasure) -> tuple[float | None, int]:
-        num, num_reason = self._cell(key, d.numerator)
-        if num_reason != PUBLISHED:
-            return None, num_reason
+        """numerator / denominator × scale from the exact stored numbers, rounded half up."""
+        num, reason = self._exact(key, d.numerator)
+        if reason != PUBLISHED:
+            return None, reason
         if d.denominator == "population":
-            den: float | int | None = self._population(key)
-            den_reason = PUBLISHED
+            people = self._population(key)
+            den = None if people is None else Decimal(people)
         else:
-            den, den_reason = self._cell(key, d.denominator)
-        if den_reason != PUBLISHED:
-            return None, den_reason
+            den, reason = self._exact(key, d.denominator)
+            if reason != PUBLISHED:
+                return None, reason
         if not den or num is None:
             return None, PUBLISHED
-        exact = Decimal(int(num)) * d.scale / Decimal(int(den))
+        exact = num * d.scale / den
         return float(exact.quantize(Decimal(1).scaleb(-d.decimals), ROUND_HALF_UP)), PUBLISHED
 
 
-def _cube_sql(spec: CubeSpec) -> str:
-    selects = [f"d{i}.code AS {d.id}" for i, d in enumerate(spec.dimensions)]
-    joins = [
-        f"JOIN cube_{spec.id}_{d.id} AS d{i} ON d{i}.key = {d.key_sql}"
-        for i, d in enumerate(spec.dimensions)
-    ]
-    aggregates = [f"{m.sql} AS {m.id}" for m in spec.measures]
-    aggregates.append(f"{spec.patients_sql} AS pasienter")
-    groups = ", ".join(f"d{i}.code" for i in range(len(spec.dimensions)))
+def layers(d: Dimension) -> list[list[tuple[str, str]]]:
+    """The dimension's mapping split into layers in which each key counts for one code at most.
+
+    Codes with the same keys (a year and its year to date through the last tertial) share a
+    layer; other codes go to the first layer none of whose keys they use. Counting distinct
+    patients per layer joins every fact row to at most one code per dimension (plus aliases),
+    so no query fans a row out over all the levels of all the dimensions at once.
+    """
+    keys_of: dict[str, list[str]] = {}
+    for key, code in d.mapping:
+        keys_of.setdefault(code, []).append(key)
+    same_keys: dict[frozenset[str], list[str]] = {}
+    for code, _label in d.codes:
+        if code in keys_of:
+            same_keys.setdefault(frozenset(keys_of[code]), []).append(code)
+    taken: list[set[str]] = []
+    out: list[list[tuple[str, str]]] = []
+    for keys, codes in same_keys.items():
+        at = next((i for i, used in enumerate(taken) if used.isdisjoint(keys)), len(taken))
+        if at == len(taken):
+            taken.append(set())
+            out.append([])
+        taken[at] |= keys
+        out[at] += [(k, c) for c in codes for k in sorted(keys)]
+    return out
+
+
+def _leaf_keys(spec: CubeSpec) -> str:
+    return ", ".join(f"{d.key_sql} AS k{i}" for i, d in enumerate(spec.dimensions))
+
+
+def _additive_sql(spec: CubeSpec) -> str:
+    """Every measure summed per cell: leaf keys first, then rolled up one dimension at a time."""
+    n = len(spec.dimensions)
+    names = [m.id for m in spec.measures]
+    keys = [f"k{i}" for i in range(n)]
+    sql = (
+        f"SELECT {_leaf_keys(spec)}, "
+        + ", ".join(f"{m.sql} AS {m.id}" for m in spec.measures)
+        + f" FROM {spec.facts} AS f WHERE {spec.where} GROUP BY "
+        + ", ".join(str(i + 1) for i in range(n))
+    )
+    for i, d in enumerate(spec.dimensions):
+        done = [f"t.{spec.dimensions[j].id}" for j in range(i)]
+        rest = [f"t.{k}" for k in keys[i + 1 :]]
+        groups = [*done, "m.code", *rest]
+        sums = [f"SUM(t.{m}) AS {m}" for m in names]
+        sql = (
+            f"SELECT {', '.join([*done, f'm.code AS {d.id}', *rest, *sums])} "
+            f"FROM ({sql}) AS t JOIN cube_{spec.id}_{d.id} AS m ON m.key = t.k{i} "
+            f"GROUP BY {', '.join(groups)}"
+        )
+    return sql
+
+
+def _patients_base_sql(spec: CubeSpec) -> str:
     return (
-        f"SELECT {', '.join(selects + aggregates)} FROM {spec.facts} AS f "
-        + " ".join(joins)
-        + f" WHERE {spec.where} GROUP BY {groups} ORDER BY {groups}"
+        f"SELECT DISTINCT {spec.patient} AS p, {_leaf_keys(spec)} FROM {spec.facts} AS f "
+        f"WHERE ({spec.where}) AND {spec.patient} IS NOT NULL"
+    )
+
+
+def _reduced_sql(spec: CubeSpec, at: int, layer: int) -> str:
+    """The distinct rows with dimension ``at`` mapped to one of its layers (fewer rows)."""
+    n = len(spec.dimensions)
+    cols = [f"l.code AS k{i}" if i == at else f"b.k{i}" for i in range(n)]
+    return (
+        f"SELECT DISTINCT b.p, {', '.join(cols)} FROM cube_{spec.id}_patients AS b "
+        f"JOIN cube_{spec.id}_{spec.dimensions[at].id}_l{layer} AS l ON l.key = b.k{at}"
+    )
+
+
+def _patients_sql(spec: CubeSpec, base: str, at: int, combos: Sequence[tuple[int, ...]]) -> str:
+    """Distinct patients per cell of each layer combination (one GROUP BY each, UNION ALL).
+
+    ``base`` holds the distinct rows with dimension ``at`` already mapped to its codes.
+    """
+    parts = []
+    dims = spec.dimensions
+    for combo in combos:
+        codes = [f"b.k{i}" if i == at else f"l{i}.code" for i in range(len(dims))]
+        joins = " ".join(
+            f"JOIN cube_{spec.id}_{d.id}_l{layer} AS l{i} ON l{i}.key = b.k{i}"
+            for i, (d, layer) in enumerate(zip(dims, combo, strict=True))
+            if i != at
+        )
+        named = ", ".join(f"{c} AS {d.id}" for c, d in zip(codes, dims, strict=True))
+        parts.append(
+            f"SELECT {named}, COUNT(DISTINCT b.p) AS pasienter "
+            f"FROM {base} AS b {joins} GROUP BY {', '.join(codes)}"
+        )
+    return " UNION ALL ".join(parts)
+
+
+# Layer combinations counted per query (one progress step each).
+COMBOS_PER_QUERY = 8
+
+
+def count_cube(
+    engine: Engine, spec: CubeSpec, on_step: Callable[[int, int], None] | None = None
+) -> pa.Table:
+    """The cube's cells: one row per combination of codes with facts, measures and patients.
+
+    Additive measures are summed per leaf (the facts' keys) and rolled up through each
+    dimension's mapping. Distinct patients are not additive: they are counted from the distinct
+    (patient, keys) rows once per combination of layers (:func:`layers`), after mapping the
+    time dimension (or else the first) to each of its layers and removing duplicates again (a
+    patient with contacts in many months is one row a year). Both steps are plain SQL, so the
+    cube counts the same on every engine. ``on_step(done, total)`` reports progress.
+    """
+    per_dim: list[range] = []
+    for d in spec.dimensions:
+        engine.register_arrow(f"cube_{spec.id}_{d.id}", d.mapping_table())
+        found = layers(d)
+        for j, pairs in enumerate(found):
+            engine.register_arrow(f"cube_{spec.id}_{d.id}_l{j}", _pairs_table(pairs))
+        per_dim.append(range(len(found)))
+    at = next((i for i, d in enumerate(spec.dimensions) if d.role == "time"), 0)
+    combos = list(itertools.product(*per_dim))
+    plan: list[tuple[int, list[tuple[int, ...]]]] = []
+    for layer in per_dim[at]:
+        mine = [c for c in combos if c[at] == layer]
+        plan += [
+            (layer, mine[i : i + COMBOS_PER_QUERY]) for i in range(0, len(mine), COMBOS_PER_QUERY)
+        ]
+    total = 1 + len(per_dim[at]) + len(plan) + 1
+    step = 0
+
+    def advance() -> None:
+        nonlocal step
+        step += 1
+        if on_step:
+            on_step(step, total)
+
+    engine.create_table(f"cube_{spec.id}_patients", _patients_base_sql(spec))
+    advance()
+    counted = []
+    current: int | None = None
+    reduced = f"cube_{spec.id}_patients_reduced"
+    for layer, batch in plan:
+        if layer != current:
+            engine.create_table(reduced, _reduced_sql(spec, at, layer))
+            current = layer
+            advance()
+        counted.append(engine.query(_patients_sql(spec, reduced, at, batch)))
+        advance()
+    engine.drop(reduced)
+    engine.drop(f"cube_{spec.id}_patients")
+    fields: list[pa.Field[Any]] = [pa.field(d.id, pa.string()) for d in spec.dimensions]
+    fields.append(pa.field("pasienter", pa.int64()))
+    patients = pa.concat_tables([t.cast(pa.schema(fields)) for t in counted])
+    engine.register_arrow(f"cube_{spec.id}_pasienter", patients)
+    dims = [d.id for d in spec.dimensions]
+    on = " AND ".join(f"p.{d} = a.{d}" for d in dims)
+    sums = [f"CAST(a.{m.id} AS BIGINT) AS {m.id}" for m in spec.measures]
+    cells = engine.query(
+        f"SELECT {', '.join([*(f'a.{d}' for d in dims), *sums])}, "
+        "CAST(COALESCE(p.pasienter, 0) AS BIGINT) AS pasienter "
+        f"FROM ({_additive_sql(spec)}) AS a LEFT JOIN cube_{spec.id}_pasienter AS p ON {on} "
+        f"ORDER BY {', '.join(f'a.{d}' for d in dims)}"
+    )
+    advance()
+    return cells
+
+
+def _pairs_table(pairs: Sequence[tuple[str, str]]) -> pa.Table:
+    return pa.table(
+        {
+            "key": pa.array([k for k, _ in pairs], pa.string()),
+            "code": pa.array([c for _, c in pairs], pa.string()),
+        }
     )
 
 
@@ -452,16 +639,27 @@ def build_cube(
     rule_version: str,
     borders: int,
     built: str | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> ProtectedCube:
-    """Count the cube from the facts on ``engine`` and protect it with all its margins."""
-    for d in spec.dimensions:
-        engine.register_arrow(f"cube_{spec.id}_{d.id}", d.mapping_table())
-    cells = engine.query(_cube_sql(spec))
+    """Count the cube from the facts on ``engine`` and protect it with all its margins.
+
+    ``on_step(done, steps)`` is told each counting query and the protection (the last step).
+    """
+    steps = [0]
+
+    def counting(done: int, total: int) -> None:
+        steps[0] = total + 1  # and one more: protecting
+        if on_step:
+            on_step(done, steps[0])
+
+    cells = count_cube(engine, spec, counting)
     additive = {m.id: np.asarray(cells[m.id].to_pylist(), dtype=np.float64) for m in spec.measures}
     patients = np.asarray(cells["pasienter"].to_pylist(), dtype=np.int64)
     reasons = protect_hypercubes(
         _coordinates(spec, cells), _axes(spec), patients, additive, threshold
     )
+    if on_step:
+        on_step(steps[0], steps[0])
     cast: list[pa.Field[Any]] = [pa.field(d.id, pa.string()) for d in spec.dimensions]
     cast += [pa.field(m.id, pa.int64()) for m in spec.measures]
     cast.append(pa.field("pasienter", pa.int64()))

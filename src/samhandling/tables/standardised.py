@@ -15,7 +15,7 @@ two steps that keep disclosure control where it is everywhere else:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from samhandling.indicators.standardisation import (
     indirect_standardised_ratios,
 )
 from samhandling.rules import RuleSet
-from samhandling.tables.cube import CubeSpec, Measure, ProtectedCube, build_cube
+from samhandling.tables.cube import NOT_SQL, CubeSpec, Measure, ProtectedCube, build_cube
 from samhandling.tables.dimensions import COUNTRY, Dimension
 
 __all__ = ["RATE_MEASURES", "SOMATIC_STAYS", "build_standardised_cube", "standardised_spec"]
@@ -35,20 +35,20 @@ __all__ = ["RATE_MEASURES", "SOMATIC_STAYS", "build_standardised_cube", "standar
 SOMATIC_STAYS = "f.sector = 'somatic' AND f.is_stay = 1"
 # Computed outside SQL (see the module docstring): ``sql`` names where the value comes from.
 RATE_MEASURES = (
-    Measure("ra_rate", "Døgnopphold per 1 000 innbyggere (rå rate)", "python", "per 1 000", 1),
+    Measure("ra_rate", "Døgnopphold per 1 000 innbyggere (rå rate)", NOT_SQL, "per 1 000", 1),
     Measure(
         "standardisert_rate",
         "Døgnopphold per 1 000, direkte alders- og kjønnsstandardisert",
-        "python",
+        NOT_SQL,
         "per 1 000",
         1,
     ),
-    Measure("ki_nedre", "Standardisert rate, 95 % KI nedre", "python", "per 1 000", 1),
-    Measure("ki_ovre", "Standardisert rate, 95 % KI øvre", "python", "per 1 000", 1),
+    Measure("ki_nedre", "Standardisert rate, 95 % KI nedre", NOT_SQL, "per 1 000", 1),
+    Measure("ki_ovre", "Standardisert rate, 95 % KI øvre", NOT_SQL, "per 1 000", 1),
     Measure(
         "indirekte_indeks",
         "Indirekte standardisert forholdstall (landet = 100)",
-        "python",
+        NOT_SQL,
         "indeks",
         1,
     ),
@@ -115,6 +115,7 @@ def build_standardised_cube(
     rule_version: str,
     borders: int,
     built: str | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> ProtectedCube:
     """Count and protect the stays of ``spec``, then attach the standardised rates."""
     counting = dataclasses.replace(spec, measures=(_STAYS,))
@@ -125,6 +126,7 @@ def build_standardised_cube(
         rule_version=rule_version,
         borders=borders,
         built=built,
+        on_step=on_step,
     )
     rates: dict[tuple[str, str], tuple[float | None, ...]] = {}
     where = SOMATIC_STAYS.replace("f.is_stay = 1", "TRUE")

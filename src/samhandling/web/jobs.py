@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,9 +24,19 @@ from samhandling.engine import DuckDBEngine, Engine
 from samhandling.rules import RuleSet
 from samhandling.warehouse import Warehouse
 
-__all__ = ["Computation", "Computations", "job"]
+__all__ = ["Computation", "Computations", "job", "report_progress"]
 
 Compute = Callable[[Engine], Any]
+
+# Where the running computation (on this worker thread) reports what it is doing.
+_status: ContextVar[Callable[[str], None] | None] = ContextVar("computation_status", default=None)
+
+
+def report_progress(text: str) -> None:
+    """Tell the progress page what the running computation is doing (Norwegian, short)."""
+    hook = _status.get()
+    if hook is not None:
+        hook(text)
 
 
 class _WorkerEngine(DuckDBEngine):
@@ -48,6 +59,7 @@ class Computation:
     label: str
     future: Future[Any]
     started: float = field(default_factory=time.monotonic)
+    status: str = ""
 
     @property
     def done(self) -> bool:
@@ -85,13 +97,21 @@ class Computations:
             if known is not None and not (known.done and known.future.exception() is not None):
                 self._cache.move_to_end(full_key)
                 return known
-            job = Computation(label, self._pool.submit(self._run, compute))
+            job = Computation(label, Future())
+            job.future = self._pool.submit(self._run, compute, job)
             self._cache[full_key] = job
             while len(self._cache) > self._keep:
                 self._cache.popitem(last=False)
             return job
 
-    def _run(self, compute: Compute) -> Any:
+    def _run(self, compute: Compute, job: Computation) -> Any:
+        token = _status.set(lambda text: setattr(job, "status", text))
+        try:
+            return self._compute(compute)
+        finally:
+            _status.reset(token)
+
+    def _compute(self, compute: Compute) -> Any:
         # One engine per computation: instruments create working tables on their engine.
         with _WorkerEngine() as engine:
             self.warehouse.register(engine)

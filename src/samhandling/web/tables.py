@@ -17,12 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from samhandling.engine import Engine
 from samhandling.formatting import number
 from samhandling.rules import RuleSet
-from samhandling.tables.catalog import Catalog, build_catalog
+from samhandling.tables.catalog import Catalog
 from samhandling.tables.cube import CONTENTS, SUPPRESSED, StatTable, TableError
 from samhandling.tables.output import MEDIA_TYPES, REASON_LABELS, render
+from samhandling.tables.published import published_catalog
+from samhandling.warehouse import Warehouse
 from samhandling.web._app import Portal, await_jobs, portal_of
 from samhandling.web._app import render as render_page
-from samhandling.web.jobs import Computation, job
+from samhandling.web.jobs import Computation, job, report_progress
 
 MEASURE_PARAM = "maal"
 # Download suffix → output format of samhandling.tables.output.
@@ -31,16 +33,22 @@ DOWNLOADS = {"json": "json-stat2", "csv": "csv", "xlsx": "xlsx"}
 BORDERS = 2024
 
 
-def published_catalog(engine: Engine, rules: RuleSet, borders: int) -> Catalog:
-    """Every table of the catalogue, protected, in the municipalities of ``borders``."""
-    from samhandling.indicators.facts import icd10_block_table
+def stored_catalog(engine: Engine, rules: RuleSet, warehouse: Warehouse, borders: int) -> Catalog:
+    """Every table of the catalogue, protected, in the municipalities of ``borders``.
 
-    return build_catalog(engine, rules, borders=borders, blocks=icd10_block_table())
+    Read from the warehouse when built for its current state (by the demo or
+    ``samhandling table-build``); otherwise built on ``engine`` and stored for next time.
+    """
+
+    def step(table: str, done: int, steps: int) -> None:
+        report_progress(f"tabell {table}, steg {done} av {steps}")
+
+    return published_catalog(warehouse, rules, borders, engine=engine, on_progress=step)
 
 
 def catalog_job(portal: Portal) -> Computation:
     """The protected cubes (shared by the table generator and the public statistics page)."""
-    return job(portal, "Tabeller med prikking", published_catalog, BORDERS)
+    return job(portal, "Tabeller med prikking", stored_catalog, portal.warehouse, BORDERS)
 
 
 def _slice(catalog: Catalog, table_id: str, request: Request) -> StatTable:
