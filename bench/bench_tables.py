@@ -1,7 +1,8 @@
 """Benchmark of table requests: protected cube slices against answering from raw episodes.
 
 Usage: ``python bench/bench_tables.py --fraction 0.01 --years 2012-2013 --repeat 30``, or on an
-ingested warehouse: ``python bench/bench_tables.py --warehouse /tmp/nat/wh --raw-repeat 5``.
+ingested warehouse: ``python bench/bench_tables.py --warehouse /tmp/nat/wh --raw-repeat 5``
+(``--catalog DIR`` keeps the protected cubes there, so a second run only times the requests).
 Generates a synthetic delivery (``samhandling.synth.generate``) unless ``--warehouse`` is given,
 builds the protected cubes once (build time and peak memory reported), then times three typical
 requests through the API app (one municipality over time; all municipalities x year x age group;
@@ -22,11 +23,12 @@ from pathlib import Path
 
 from samhandling.api import ApiLimits, create_app
 from samhandling.engine import DuckDBEngine
-from samhandling.indicators.facts import icd10_block_table
+from samhandling.indicators.facts import icd10_block_table, register_contact_facts
 from samhandling.rules import load_rules
 from samhandling.synth import generate
 from samhandling.synth.commands import parse_years
 from samhandling.tables.catalog import build_catalog
+from samhandling.tables.published import MANIFEST, read_catalog, write_catalog
 from samhandling.warehouse import Warehouse
 
 with warnings.catch_warnings():
@@ -61,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         "--raw-repeat", type=int, help="repeats of the raw queries (default: --repeat)"
     )
     parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory limit")
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        help="folder of protected cubes: read from there if written before, else built and kept",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-tables-") as scratch:
         # A database file, not memory: the facts of ten national years (125 M contacts) are
@@ -76,13 +83,21 @@ def main(argv: list[str] | None = None) -> int:
             generate(out, years, args.fraction, args.seed, "parquet", progress=False)
             engine.register_parquet("episodes", sorted(out.rglob("episodes.parquet")))
         started = time.perf_counter()
-        catalog = build_catalog(
-            engine,
-            load_rules(),
-            borders=args.borders,
-            blocks=icd10_block_table(),
-            only=["SD02", "SD04", "SD05"],
-        )
+        rules = load_rules()
+        if args.catalog and (args.catalog / MANIFEST).is_file():
+            register_contact_facts(engine, borders=args.borders, blocks=icd10_block_table())
+            catalog = read_catalog(args.catalog, rules)
+            print(f"protected cubes read from {args.catalog}")
+        else:
+            catalog = build_catalog(
+                engine,
+                rules,
+                borders=args.borders,
+                blocks=icd10_block_table(),
+                only=["SD02", "SD04", "SD05"],
+            )
+            if args.catalog:
+                write_catalog(catalog, args.catalog)
         build_s = time.perf_counter() - started
         episodes = engine.query("SELECT COUNT(*) AS n FROM contact_facts")["n"][0].as_py()
         print(f"years {years}: {episodes:,} contacts")
@@ -92,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{cube.suppressed_cells:,} suppressed"
             )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"cube build + protection: {build_s:.1f} s, peak RSS {peak:,.0f} MiB")
+        print(f"facts + cubes (built or read): {build_s:.1f} s, peak RSS {peak:,.0f} MiB")
         client = TestClient(
             create_app(
                 catalog, limits=ApiLimits(max_calls_per_time_window=10**9, max_data_cells=10**9)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from samhandling.engine import Engine
@@ -188,21 +189,49 @@ class ProtectedCube:
     threshold: int
     rule_version: str
     built: str
-    _index: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        dims = [d.id for d in self.spec.dimensions]
-        keys = zip(*[self.cells[d].to_pylist() for d in dims], strict=True)
-        self._index = {tuple(k): i for i, k in enumerate(keys)}
-        self._columns: dict[str, list[Any]] = {
-            name: self.cells[name].to_pylist() for name in self.cells.column_names
+        # Cells are found by one integer per code combination (code positions × strides) in a
+        # sorted array: compact for cubes of millions of cells, no Python object per cell.
+        dims = self.spec.dimensions
+        self._code_at = [{c: i for i, (c, _) in enumerate(d.codes)} for d in dims]
+        self._strides = [1] * len(dims)
+        for j in range(len(dims) - 2, -1, -1):
+            self._strides[j] = self._strides[j + 1] * len(dims[j + 1].codes)
+        keys = np.zeros(self.cells.num_rows, dtype=np.int64)
+        for j, d in enumerate(dims):
+            codes = pa.array([c for c, _ in d.codes], pa.string())
+            at = pc.index_in(self.cells[d.id].cast(pa.string()), value_set=codes)
+            if at.null_count:
+                raise SamhandlingError(f"Kuben {self.spec.id} har en ukjent kode i {d.id}")
+            keys += at.to_numpy(zero_copy_only=False).astype(np.int64) * self._strides[j]
+        self._order = np.argsort(keys, kind="stable")
+        self._keys = keys[self._order]
+        measures = [n for n in self.cells.column_names if n not in {d.id for d in dims}]
+        self._arrays = {n: self.cells[n].to_numpy(zero_copy_only=False) for n in measures}
+        self._missing = {
+            n: self.cells[n].is_null().to_numpy(zero_copy_only=False)
+            for n in measures
+            if self.cells[n].null_count
         }
         self._additive = {m.id for m in self.spec.measures if m.sql != NOT_SQL}
         self._decimals = {m.id: m.decimals for m in self.spec.measures if m.id in self._additive}
 
+    def _row(self, key: tuple[str, ...]) -> int | None:
+        flat = 0
+        for code, at, stride in zip(key, self._code_at, self._strides, strict=True):
+            i = at.get(code)
+            if i is None:
+                return None
+            flat += i * stride
+        pos = int(np.searchsorted(self._keys, flat))
+        if pos < len(self._keys) and self._keys[pos] == flat:
+            return int(self._order[pos])
+        return None
+
     @property
     def suppressed_cells(self) -> int:
-        return int(sum(1 for r in self._columns["reason"] if r != PUBLISHED))
+        return int(np.count_nonzero(self._arrays["reason"] != PUBLISHED))
 
     def write(self, path: Path) -> None:
         """Persist the protected cells (Parquet); population and spec come from the catalogue."""
@@ -240,10 +269,14 @@ class ProtectedCube:
 
     def _stored(self, key: tuple[str, ...], measure: str) -> tuple[int | float | None, int]:
         """The stored value (whole units of 10^-decimals for additive measures) and reason."""
-        i = self._index.get(key)
+        i = self._row(key)
         if i is None:
             return 0, PUBLISHED
-        return self._columns[measure][i], int(self._columns["reason"][i])
+        reason = int(self._arrays["reason"][i])
+        if measure in self._missing and self._missing[measure][i]:
+            return None, reason
+        value = self._arrays[measure][i]
+        return value.item() if hasattr(value, "item") else value, reason
 
     def _exact(self, key: tuple[str, ...], measure: str) -> tuple[Decimal | None, int]:
         """An additive measure or the patients as an exact number (kroner, not øre)."""

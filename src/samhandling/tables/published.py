@@ -32,9 +32,11 @@ from samhandling.warehouse import Warehouse
 
 __all__ = [
     "CATALOG_FORMAT",
+    "MANIFEST",
     "catalog_folder",
     "load_catalog",
     "published_catalog",
+    "read_catalog",
     "write_catalog",
 ]
 
