@@ -2,7 +2,8 @@
 
 Usage: ``python bench/bench_tables.py --fraction 0.01 --years 2012-2013 --repeat 30``, or on an
 ingested warehouse: ``python bench/bench_tables.py --warehouse /tmp/nat/wh --raw-repeat 5``
-(``--catalog DIR`` keeps the protected cubes there, so a second run only times the requests).
+(``--catalog DIR`` keeps each protected cube there as soon as it is built, so a second run only
+times the requests).
 Generates a synthetic delivery (``samhandling.synth.generate``) unless ``--warehouse`` is given,
 builds the protected cubes once (build time and peak memory reported), then times three typical
 requests through the API app (one municipality over time; all municipalities x year x age group;
@@ -27,8 +28,9 @@ from samhandling.indicators.facts import icd10_block_table, register_contact_fac
 from samhandling.rules import load_rules
 from samhandling.synth import generate
 from samhandling.synth.commands import parse_years
-from samhandling.tables.catalog import build_catalog
-from samhandling.tables.published import MANIFEST, read_catalog, write_catalog
+from samhandling.tables.catalog import Catalog, _data_years, _districts, catalog_specs
+from samhandling.tables.cube import ProtectedCube, build_cube
+from samhandling.tables.disclosure import disclosure_threshold
 from samhandling.warehouse import Warehouse
 
 with warnings.catch_warnings():
@@ -36,6 +38,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 
+TABLES = ("SD05", "SD02", "SD04")
 ONE = "one municipality over time (SD05)"
 ALL = "all municipalities x year x age (SD02)"
 BLOCK = "diagnosis block across the country (SD04)"
@@ -84,20 +87,39 @@ def main(argv: list[str] | None = None) -> int:
             engine.register_parquet("episodes", sorted(out.rglob("episodes.parquet")))
         started = time.perf_counter()
         rules = load_rules()
-        if args.catalog and (args.catalog / MANIFEST).is_file():
-            register_contact_facts(engine, borders=args.borders, blocks=icd10_block_table())
-            catalog = read_catalog(args.catalog, rules)
-            print(f"protected cubes read from {args.catalog}")
-        else:
-            catalog = build_catalog(
-                engine,
+        blocks = icd10_block_table()
+        register_contact_facts(engine, borders=args.borders, blocks=blocks)
+        print(f"facts: {time.perf_counter() - started:.1f} s", flush=True)
+        specs = {
+            s.id: s
+            for s in catalog_specs(
                 rules,
                 borders=args.borders,
-                blocks=icd10_block_table(),
-                only=["SD02", "SD04", "SD05"],
+                years=_data_years(engine),
+                blocks=blocks,
+                districts=_districts(engine),
             )
+        }
+        threshold, version = disclosure_threshold(rules)
+        cubes = {}
+        for table_id in TABLES:
+            stored = args.catalog / f"{table_id}.parquet" if args.catalog else None
+            if stored is not None and stored.is_file():
+                cubes[table_id] = ProtectedCube.read(specs[table_id], args.catalog)
+                print(f"  {table_id}: read from {args.catalog}", flush=True)
+                continue
+            begun = time.perf_counter()
+            cubes[table_id] = build_cube(
+                engine,
+                specs[table_id],
+                threshold=threshold,
+                rule_version=version,
+                borders=args.borders,
+            )
+            print(f"  {table_id}: built in {time.perf_counter() - begun:.1f} s", flush=True)
             if args.catalog:
-                write_catalog(catalog, args.catalog)
+                cubes[table_id].write(args.catalog)  # kept at once: a long run can resume
+        catalog = Catalog(cubes, args.borders)
         build_s = time.perf_counter() - started
         episodes = engine.query("SELECT COUNT(*) AS n FROM contact_facts")["n"][0].as_py()
         print(f"years {years}: {episodes:,} contacts")
