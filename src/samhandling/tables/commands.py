@@ -79,13 +79,13 @@ def register(app: typer.Typer) -> None:
 
         from samhandling.formatting import number
         from samhandling.rules import load_rules
-        from samhandling.tables.published import catalog_folder, load_catalog, published_catalog
+        from samhandling.tables.published import MANIFEST, catalog_folder, published_catalog
         from samhandling.warehouse import Warehouse
 
         home = Warehouse.open(warehouse_dir(warehouse))
         rules = load_rules()
         folder = catalog_folder(home, rules, borders)
-        if load_catalog(home, rules, borders) is not None:
+        if (folder / MANIFEST).is_file():
             console.print(f"Tabellene er allerede bygget for lagerets innhold: {folder}")
             return
         started = time.perf_counter()
