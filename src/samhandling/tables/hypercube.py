@@ -120,9 +120,7 @@ class Axis:
         atoms = sorted({frozenset(s) for s in of_key.values() if s}, key=sorted)
         return cls(tuple(codes), tuple(atoms))
 
-    def candidates(
-        self, code: int, stride: int, sizes: npt.NDArray[np.float64] | None = None
-    ) -> _Candidates:
+    def candidates(self, code: int, stride: int, sizes: FloatArray | None = None) -> _Candidates:
         """Vectors with ``+1`` at ``code``, as key offsets: pairs by support size, then singles.
 
         With ``sizes`` (a size per atom), each inside atom is also paired with the largest
@@ -414,7 +412,7 @@ class _Stack:
         axis: Axis,
         codes: IntArray,
         stride: int,
-        sizes: npt.NDArray[np.float64] | None = None,
+        sizes: FloatArray | None = None,
     ) -> _Stack:
         per_code = [axis.candidates(int(c), stride, sizes) for c in codes]
         height = max(len(c.single) for c in per_code)
@@ -551,13 +549,12 @@ class _Search:
             # the rest of the threshold in some measure never gives a valid hypercube. The
             # cheapest partners are often such small cells, so partners able to are tried first.
             minus = used & (stack.signs < 0)
-            able = np.ones(exists.shape, dtype=bool)
             slack = np.full(exists.shape, np.inf)  # the tightest measure, with the cell's value
             for value, need in zip(self.values, needs, strict=True):
                 least = np.where(minus, value[safe], np.inf).min(axis=2) + value[cells][:, None]
-                able &= ~need[:, None] | (least >= self.threshold)
                 slack = np.where(need[:, None], np.minimum(slack, least), slack)
-            ranks = (index, used.sum(axis=2), fresh.sum(axis=2), cost, ~able)
+            unable = slack < self.threshold
+            ranks = (index, used.sum(axis=2), fresh.sum(axis=2), cost, unable)
             kinds = []
             for wanted, how_many, widest_too in (
                 (exists & ~stack.single, pairs, robust),
