@@ -1,13 +1,14 @@
 """Min kommune's comparison with peers and the country, and the public statistics page.
 
+Every number of Min kommune's comparison is read from the protected cubes of the table
+catalogue (the cells of the table generator and the public statistics page), so the page
+can never show a value that the catalogue withholds, nor a sum the catalogue does not publish.
+
 Hand-computed on the tiny warehouse (``tests/browser/tiny_warehouse``, see ``test_web.py``):
 in 2013 Bodø (1804) has 8 contacts of 8 patients (E1, E3 and the six mental-health
-consultations E5–E10), 2 inpatient stays of 2 patients (E1: 10.01–20.01 = 10 bed days; E3:
-01.03–06.03 = 5 bed days; 15 in all), both emergency with a medical DRG, 7 overliggerdøgn
-(E1 15.01–20.01 = 5, E3 04.03–06.03 = 2) and 13 818,24 kr of co-financing; no readmissions.
-Both stays are in ICD-10 chapter X (J441 in block J40–J47, J189 in block J09–J18). Oslo (0301)
-has one stay (E2, 01.02–08.02 = 7 bed days). With the disclosure threshold of 5 patients,
-Bodø's contacts (8 patients) are published and its stays (2 patients) are suppressed.
+consultations E5–E10) and 2 somatic inpatient stays of 2 patients (E1, E3), and 13 818,24 kr of
+co-financing. With the disclosure threshold of 5 patients, Bodø's somatic cell of table SD02
+(2 patients) is withheld.
 """
 
 from __future__ import annotations
@@ -20,26 +21,33 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+import pyarrow as pa
 import pytest
 
-from samhandling.engine import DuckDBEngine, Engine
+from samhandling.engine import Engine
+from samhandling.errors import SamhandlingError
 from samhandling.formatting import number
 from samhandling.indicators.peers import PeerGroup
-from samhandling.rules import load_rules
+from samhandling.rules import RuleSet, load_rules
 from samhandling.tables.catalog import Catalog
+from samhandling.tables.cube import CubeSpec, Measure, ProtectedCube, TableError
+from samhandling.tables.dimensions import Dimension
+from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
 from samhandling.tables.published import published_catalog
 from samhandling.warehouse import Warehouse
 from samhandling.web.jobs import Computations, job
 from samhandling.web.municipality import (
+    MISSING,
+    POPULATION,
     SUPPRESSED,
     AreaColumn,
-    YearIndicators,
+    Comparison,
+    Ratio,
+    catalogue_code,
+    comparison,
     diagnosis_rows,
     key_rows,
-    municipality_peers,
-    pooled_standardised_rate,
-    publish,
-    year_indicators,
+    ratio_cell,
 )
 from samhandling.web.public import PUBLIC_INDICATORS, public_table
 from web_helpers import http_client, ingest_tiny, kr, portal_store, serve_portal
@@ -49,109 +57,239 @@ RULES = load_rules()
 
 # ----------------------------------------------------------------------------- by hand
 
+# A hand-made table SD01: the country (0), one catchment area H1 = A + B, and A, B, C.
+REGION = Dimension(
+    id="region",
+    label="region",
+    key_sql="f.residence",
+    mapping=(
+        *[(m, m) for m in "ABC"],
+        ("A", "H1"),
+        ("B", "H1"),
+        *[(m, "0") for m in "ABC"],
+    ),
+    codes=(("0", "Hele landet"), ("H1", "Helse 1"), ("A", "A"), ("B", "B"), ("C", "C")),
+    lines=(("0", ("A", "B", "C")), ("H1", ("A", "B"))),
+    total="0",
+)
+PERIOD = Dimension(
+    id="period",
+    label="periode",
+    key_sql="f.year",
+    mapping=(("2013", "2013"),),
+    codes=(("2013", "2013"),),
+    lines=(),
+    total="2013",
+)
+SPEC = CubeSpec(
+    id="SD01",
+    title="test",
+    description="test",
+    dimensions=(REGION, PERIOD),
+    measures=(
+        Measure("kontakter", "Kontakter", "COUNT(*)", "kontakter"),
+        Measure("indeks", "Indeksepisoder", "SUM(f.idx)", "episoder"),
+        Measure("reinnlagt", "Reinnlagte", "SUM(f.re)", "episoder"),
+        Measure("kroner", "Beløp", "SUM(f.ore)", "kroner", 2),
+    ),
+)
+# region: contacts, index episodes, readmitted, øre, patients, reason, inhabitants
+CELLS = {
+    "0": (803, 60, 9, 6_000_050, 423, PUBLISHED, 9000),
+    "H1": (303, 50, 6, 5_000_000, 123, PUBLISHED, 8000),
+    "A": (300, 40, 6, 4_000_000, 120, PUBLISHED, 2000),
+    "B": (3, 10, 0, 1_000_000, 3, PRIMARY, 6000),
+    "C": (500, 10, 3, 1_000_050, 300, SECONDARY, 1000),
+}
 
-def test_pooled_standardised_rate_by_hand() -> None:
-    # Standard population: 600 men and 400 women (one age group). A: 100 men with 10 stays,
-    # 100 women with none; B: 300 men with 6 stays, 100 women with 20.
-    standard = {(1, 0): 600, (2, 0): 400}
-    population = {("A", 1, 0): 100, ("A", 2, 0): 100, ("B", 1, 0): 300, ("B", 2, 0): 100}
-    events = {("A", 1, 0): 10, ("B", 1, 0): 6, ("B", 2, 0): 20}
-    # A: 0,6 × 10/100 + 0,4 × 0/100 = 0,06 → 60 per 1 000.
-    assert pooled_standardised_rate(events, population, standard, {"A"}) == Decimal(60)
-    # A and B: men 16/400 = 0,04, women 20/200 = 0,1: 0,6 × 0,04 + 0,4 × 0,1 = 0,064 → 64.
-    assert pooled_standardised_rate(events, population, standard, {"A", "B"}) == Decimal(64)
-    assert pooled_standardised_rate(events, population, standard, {"C"}) is None
 
-
-def test_publish_suppresses_values_of_one_to_four_patients() -> None:
-    assert publish(Decimal(7), 0, 5).mark == ""  # nobody: a published zero-patient value
-    assert publish(Decimal(7), 4, 5).value is None and publish(Decimal(7), 4, 5).mark == ":"
-    assert publish(Decimal(7), 5, 5).value == Decimal(7)
-    assert publish(None, 9, 5).mark == ".."
-
-
-def _indicators(**residences: dict[str, object]) -> YearIndicators:
-    return YearIndicators(
-        year=2013,
-        threshold=5,
-        residences=residences,
-        tertials={},
-        chapters={
-            "A": {
-                "X": {"stays": 30, "bed_days": 90, "patients": 20},
-                "IX": {"stays": 6, "bed_days": 10, "patients": 3},
-                "II": {"stays": 10, "bed_days": 50, "patients": 8},
-            },
-            "B": {"X": {"stays": 10, "bed_days": 40, "patients": 10}},
-        },
-        blocks={},
-        chapter_labels={"X": "Kapittel X", "II": "Kapittel II", "IX": "Kapittel IX"},
-        block_labels={},
-        strata={"stays": ({}, {}), "contacts": ({}, {})},
-        standard={(1, 0): 1},
-        standardised={},
-        cofinancing=True,
+def _catalog(cells: dict[str, tuple[int, ...]] = CELLS) -> Catalog:
+    regions = list(cells)
+    table = pa.table(
+        {
+            "region": regions,
+            "period": ["2013"] * len(regions),
+            "kontakter": [cells[r][0] for r in regions],
+            "indeks": [cells[r][1] for r in regions],
+            "reinnlagt": [cells[r][2] for r in regions],
+            "kroner": [cells[r][3] for r in regions],
+            "pasienter": [cells[r][4] for r in regions],
+            "reason": pa.array([cells[r][5] for r in regions], pa.int8()),
+        }
     )
+    population = {(r, "2013"): cells[r][6] for r in regions}
+    cube = ProtectedCube(SPEC, table, population, 5, "disclosure.threshold v1", "2026-12-04")
+    return Catalog({"SD01": cube}, 2024, years=[2013])
 
 
-def test_key_rows_take_the_rate_of_the_sum_and_suppress_small_groups() -> None:
-    ind = _indicators(
-        A={
-            "population": 2000,
-            "contacts": 300,
-            "contacts_patients": 120,
-            "stays": 40,
-            "stays_patients": 4,
-            "cofinancing": Decimal("50000.00"),
-            "cofinancing_patients": 30,
-            "readm_steering_index": 40,
-            "readm_steering": 6,
-            "readm_steering_patients": 6,
-        },
-        B={
-            "population": 6000,
-            "contacts": 500,
-            "contacts_patients": 300,
-            "stays": 20,
-            "stays_patients": 15,
-            "cofinancing": Decimal("10000.50"),
-            "cofinancing_patients": 10,
-            "readm_steering_index": 10,
-            "readm_steering": 0,
-            "readm_steering_patients": 0,
-        },
+CONTACTS = Ratio("kontakter", "Kontakter", "rå rate", "SD01", "kontakter", POPULATION, 1000, 1)
+SHARE = Ratio("reinnlagt", "Reinnlagt", "prosent", "SD01", "reinnlagt", "indeks", 100, 1)
+MONEY = Ratio("kr", "Kroner per innbygger", "kroner", "SD01", "kroner", POPULATION, 1, 2)
+OWN = AreaColumn("kommune", "A", "A", ("A",), "A")
+AREA = AreaColumn("catchment", "Helse 1", "Opptaksområdet", ("A", "B"), "H1")
+BAND = AreaColumn("population_band", "Gruppe", "Innbyggergruppen", ("A", "B", "C"), None)
+COUNTRY = AreaColumn("landet", "Hele landet", "Landet", (), "0")
+
+
+def test_a_published_cell_gives_its_exact_value_and_a_withheld_one_only_its_reason() -> None:
+    cube = _catalog().cube("SD01")
+    assert cube.published_value({"region": "A"}, "kroner") == (Decimal("40000.00"), None)
+    assert cube.published_value({"region": "B"}, "kontakter") == (None, "primary")
+    assert cube.published_value({"region": "C", "period": "2013"}, "pasienter") == (
+        None,
+        "secondary",
     )
-    columns = [
-        AreaColumn("kommune", "A", "A", ("A",)),
-        AreaColumn("county", "A og B", "Fylket", ("A", "B")),
+    with pytest.raises(TableError, match="Ukjent kode «D»"):
+        cube.published_value({"region": "D"}, "kontakter")
+    with pytest.raises(TableError, match="har ikke målet «reason»"):
+        cube.published_value({"region": "A"}, "reason")
+
+
+def test_cube_areas_read_their_own_cell() -> None:
+    catalog = _catalog()
+    cells = [ratio_cell(catalog, CONTACTS, c, "2013") for c in (OWN, AREA, COUNTRY)]
+    # A: 300 × 1 000 / 2 000 = 150; H1: 303 × 1 000 / 8 000 = 37,875 (its own published cell,
+    # although its member B is withheld); the country: 803 × 1 000 / 9 000 = 89,22…
+    assert [c.value for c in cells] == [
+        Decimal(150),
+        Decimal("37.875"),
+        Decimal(803) * 1000 / Decimal(9000),
     ]
-    rows = {r.key: r for r in key_rows(ind, columns)}
-    # Contacts: A 300 × 1 000 / 2 000 = 150; A+B 800 × 1 000 / 8 000 = 100.
-    assert [c.value for c in rows["kontakter"].cells] == [Decimal(150), Decimal(100)]
-    # Stays: A rests on 4 patients (suppressed); A+B on 19: 60 × 1 000 / 8 000 = 7,5.
-    assert [c.mark for c in rows["opphold"].cells] == [SUPPRESSED, ""]
-    assert rows["opphold"].cells[0].value is None
-    assert rows["opphold"].cells[1].value == Decimal("7.5")
-    # Co-financing per inhabitant: 50 000 / 2 000 = 25; 60 000,50 / 8 000 = 7,5000625.
-    assert [c.value for c in rows["kmf"].cells] == [Decimal(25), Decimal("7.5000625")]
-    # Readmissions: 6 of 40 = 15 %; 6 of 50 = 12 %.
-    assert [c.value for c in rows["reinnlagt"].cells] == [Decimal(15), Decimal(12)]
-    # A quality readmission nobody had: no index episodes, so no share ("..").
-    assert [c.mark for c in rows["reinnlagt_67"].cells] == ["..", ".."]
+    assert all(c.mark == "" and c.note == "" for c in cells)
+    # Shares divide by a measure of the same cell: A 6 of 40 = 15 %; the country 9 of 60 = 15 %.
+    assert ratio_cell(catalog, SHARE, OWN, "2013").value == Decimal(15)
+    # Money is exact to the øre: 60 000,50 kr / 9 000 = 6,667 kr (unrounded).
+    assert ratio_cell(catalog, MONEY, COUNTRY, "2013").value == Decimal("60000.50") / 9000
+    # A withheld cell is ":" (B primary, C secondary), never a number.
+    b = AreaColumn("kommune", "B", "B", ("B",), "B")
+    c = AreaColumn("kommune", "C", "C", ("C",), "C")
+    assert ratio_cell(catalog, CONTACTS, b, "2013") == ratio_cell(catalog, CONTACTS, c, "2013")
+    assert ratio_cell(catalog, CONTACTS, b, "2013").mark == SUPPRESSED
+    assert ratio_cell(catalog, CONTACTS, b, "2013").value is None
 
 
-def test_diagnosis_ranking_leaves_out_suppressed_groups() -> None:
-    ind = _indicators(A={"population": 1000}, B={"population": 3000})
-    own = AreaColumn("kommune", "A", "A", ("A",))
-    country = AreaColumn("landet", "Landet", "Landet", ("A", "B"))
-    rows = diagnosis_rows(ind, own, country)
-    # IX has 3 patients: left out. X (90 bed days) before II (50); A's bed days 150 in all.
-    assert [r.code for r in rows] == ["X", "II"]
-    x = rows[0]
-    assert (x.stays.value, x.bed_days.value) == (Decimal(30), Decimal(90))
-    assert x.share_of_bed_days.value == Decimal(60)  # 90 / 150
-    assert x.stays_per_1000.value == Decimal(30)  # 30 × 1 000 / 1 000
-    assert x.country_stays_per_1000.value == Decimal(10)  # 40 × 1 000 / 4 000
+def test_a_band_pools_only_its_published_members_and_says_how_many() -> None:
+    catalog = _catalog()
+    # Only A of A, B, C is published: the band's rate is A's, 150, resting on 1 of 3.
+    band = ratio_cell(catalog, CONTACTS, BAND, "2013")
+    assert (band.value, band.mark, band.note) == (Decimal(150), "", "1 av 3 kommuner")
+    # With C published too: (300 + 500) × 1 000 / (2 000 + 1 000) = 266,66…, 2 of 3.
+    opened = dict(CELLS, C=(500, 10, 3, 1_000_050, 300, PUBLISHED, 1000))
+    band = ratio_cell(_catalog(opened), CONTACTS, BAND, "2013")
+    assert band.value == Decimal(800) * 1000 / Decimal(3000)
+    assert band.note == "2 av 3 kommuner"
+    # All members published: no note. Shares pool numerators and denominators: (6 + 0 + 3) of
+    # (40 + 10 + 10) = 15 %.
+    all_open = dict(opened, B=(3, 10, 0, 1_000_000, 5, PUBLISHED, 6000))
+    share = ratio_cell(_catalog(all_open), SHARE, BAND, "2013")
+    assert (share.value, share.note) == (Decimal(15), "")
+    # Every member withheld: ":".
+    closed = AreaColumn("population_band", "G", "G", ("B", "C"), None)
+    assert ratio_cell(catalog, CONTACTS, closed, "2013").mark == SUPPRESSED
+
+
+def test_a_rate_without_a_denominator_is_missing_not_zero() -> None:
+    no_index = dict(CELLS, A=(300, 0, 0, 4_000_000, 120, PUBLISHED, 2000))
+    cell = ratio_cell(_catalog(no_index), SHARE, OWN, "2013")
+    assert (cell.value, cell.mark) == (None, MISSING)
+
+
+DIAGNOSIS = Dimension(
+    id="diagnosis",
+    label="hovedtilstand",
+    key_sql="f.icd_block",
+    mapping=(),
+    codes=(
+        ("_T", "Alle diagnoser"),
+        ("KII", "Svulster"),
+        ("KX", "Sykdommer i åndedrettssystemet"),
+        ("C00-C14", "C00-C14 Ondartede svulster i munnhule og svelg"),
+        ("J09-J18", "J09-J18 Influensa og lungebetennelse"),
+        ("J40-J47", "J40-J47 Kroniske sykdommer i nedre luftveier"),
+        ("ukjent", "Ukjent eller ugyldig diagnose"),
+    ),
+    lines=(("_T", ("KII", "KX", "ukjent")), ("KII", ("C00-C14",)), ("KX", ("J09-J18", "J40-J47"))),
+    total="_T",
+)
+
+
+def test_diagnosis_groups_rank_published_cells_by_bed_days() -> None:
+    # Region A (2 000 inhabitants) and the country (9 000) in 2013, somatic stays and bed days.
+    # (region, diagnosis): stays, bed days, patients, reason
+    cells = {
+        ("A", "_T"): (40, 200, 30, PUBLISHED),
+        ("A", "KII"): (10, 120, 8, PUBLISHED),
+        ("A", "KX"): (26, 70, 18, PUBLISHED),
+        ("A", "ukjent"): (4, 10, 4, PRIMARY),
+        ("A", "C00-C14"): (10, 120, 8, PUBLISHED),
+        ("A", "J09-J18"): (20, 40, 14, SECONDARY),
+        ("A", "J40-J47"): (6, 30, 5, PUBLISHED),
+        ("0", "KII"): (30, 300, 25, PUBLISHED),
+        ("0", "KX"): (90, 250, 60, SECONDARY),
+    }
+    keys = list(cells)
+    table = pa.table(
+        {
+            "region": [r for r, _ in keys],
+            "period": ["2013"] * len(keys),
+            "diagnosis": [d for _, d in keys],
+            "opphold": [cells[k][0] for k in keys],
+            "liggedogn": [cells[k][1] for k in keys],
+            "pasienter": [cells[k][2] for k in keys],
+            "reason": pa.array([cells[k][3] for k in keys], pa.int8()),
+        }
+    )
+    spec = CubeSpec(
+        id="SD04",
+        title="test",
+        description="test",
+        dimensions=(REGION, PERIOD, DIAGNOSIS),
+        measures=(
+            Measure("opphold", "Døgnopphold", "SUM(f.is_stay)", "opphold"),
+            Measure("liggedogn", "Liggedøgn", "SUM(f.bed_days)", "døgn"),
+        ),
+    )
+    catalog = _catalog()
+    catalog.cubes["SD04"] = ProtectedCube(spec, table, {}, 5, "v1", "2026-12-04")
+    compared = Comparison(catalog, "A", 2013, (OWN, COUNTRY))
+    chapters = diagnosis_rows(compared, level="chapter")
+    # "ukjent" is withheld (4 patients): left out. II (120 bed days) before X (70).
+    assert [(r.code, r.label) for r in chapters] == [
+        ("II", "Svulster"),
+        ("X", "Sykdommer i åndedrettssystemet"),
+    ]
+    tumours, lungs = chapters
+    assert (tumours.stays.value, tumours.bed_days.value) == (Decimal(10), Decimal(120))
+    assert tumours.share_of_bed_days.value == Decimal(60)  # 120 of 200 bed days
+    assert tumours.stays_per_1000.value == Decimal(5)  # 10 × 1 000 / 2 000
+    assert tumours.country_stays_per_1000.value == Decimal(30) * 1000 / Decimal(9000)
+    assert lungs.share_of_bed_days.value == Decimal(35)  # 70 of 200
+    assert lungs.country_stays_per_1000.mark == SUPPRESSED  # the country's X is withheld
+    # Blocks: J09-J18 is withheld (secondary); C00-C14 (120) before J40-J47 (30).
+    blocks = diagnosis_rows(compared, level="block")
+    assert [(r.code, r.label) for r in blocks] == [
+        ("C00-C14", "Ondartede svulster i munnhule og svelg"),
+        ("J40-J47", "Kroniske sykdommer i nedre luftveier"),
+    ]
+    assert blocks[1].share_of_bed_days.value == Decimal(15)  # 30 of 200
+    # The country has no cell for C00-C14: an absent cell of a cube is a published zero.
+    assert blocks[0].country_stays_per_1000.value == Decimal(0)
+    assert diagnosis_rows(compared, limit=1) == chapters[:1]
+
+
+def test_key_rows_link_each_indicator_to_its_table(catalog: Catalog) -> None:
+    compared = comparison(catalog, "1804", "Bodø", 2013, cofinancing=True)
+    rows = {r.key: r for r in key_rows(compared)}
+    codes = [c.code for c in compared.columns]
+    assert codes[0] == "1804" and codes[-1] == "0"
+    assert codes[1].startswith("H") and codes[2] == "F18" and codes[3] is None
+    assert rows["akutt_medisinsk"].link == (
+        f"/tabeller/SD05?region=1804&region={codes[1]}&region=F18&region=0&period=2013"
+        "&urgency=emergency&drg_type=M"
+    )
+    # SD09 has municipalities and the country only.
+    assert rows["somatikk_std"].link == "/tabeller/SD09?region=1804&region=0&period=2013"
+    assert [c.mark for c in rows["somatikk_std"].cells[1:4]] == [MISSING] * 3
 
 
 # ----------------------------------------------------------------------------- tiny warehouse
@@ -163,73 +301,64 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 
 
 @pytest.fixture(scope="module")
-def computed(tiny: Warehouse) -> Iterator[tuple[YearIndicators, list[PeerGroup], Engine]]:
-    with DuckDBEngine() as engine:
-        tiny.register(engine)
-        ind = year_indicators(engine, RULES, 2013)
-        peers = municipality_peers(engine, RULES, "1804", 2013)
-        yield ind, peers, engine
+def catalog(tiny: Warehouse) -> Catalog:
+    return published_catalog(tiny, RULES, 2024)
 
 
-def test_year_indicators_count_the_tiny_warehouse(
-    computed: tuple[YearIndicators, list[PeerGroup], Engine],
+def _published(catalog: Catalog, table: str, region: str, period: str, measure: str) -> str:
+    """A number the way the page shows it, computed through the table generator's slice."""
+    stat = catalog.cube(table).slice({"region": [region], "period": [period]}, [measure])
+    if stat.reasons:
+        return SUPPRESSED
+    population = catalog.cube("SD01").population[(region, period[:4])]
+    return number(Decimal(str(stat.values[0])) * 1000 / population, 1)
+
+
+def test_every_value_of_min_kommune_is_a_published_cell(catalog: Catalog) -> None:
+    compared = comparison(catalog, "1804", "Bodø", 2013)
+    rows = {r.key: r for r in key_rows(compared)}
+    for column, cell in zip(compared.columns, rows["kontakter"].cells, strict=True):
+        if column.code is not None:
+            expected = _published(catalog, "SD01", column.code, "2013", "kontakter")
+            assert (cell.mark or number(cell.value, 1)) == expected, column.key
+    # Bodø's somatic cell rests on 2 patients: withheld, crude and standardised.
+    assert rows["somatikk"].cells[0].mark == SUPPRESSED
+    assert rows["somatikk_std"].cells[0].mark == SUPPRESSED
+    # 8 contacts of 8 patients: the cell of SD01 is published unless it protects another.
+    contacts = rows["kontakter"].cells[0]
+    if not contacts.mark:
+        assert (
+            contacts.value == Decimal(8) * 1000 / catalog.cube("SD01").population[("1804", "2013")]
+        )
+
+
+def test_codes_of_earlier_borders_are_compared_as_the_municipality_they_became(
+    catalog: Catalog,
 ) -> None:
-    ind, _peers, _engine = computed
-    bodo = ind.residences["1804"]
-    assert (bodo["contacts"], bodo["contacts_patients"]) == (8, 8)
-    assert (bodo["stays"], bodo["stays_patients"], bodo["bed_days"]) == (2, 2, 15)
-    assert (bodo["emergency"], bodo["emergency_patients"]) == (2, 2)
-    assert (bodo["overligger"], bodo["overligger_patients"]) == (7, 2)
-    assert bodo["cofinancing"] == Decimal("13818.24") and bodo["cofinancing_patients"] == 2
-    assert (bodo["readm_steering_index"], bodo["readm_steering"]) == (2, 0)
-    # Both stays are of patients 67+ with index diagnoses (J44 COPD, J12–J18 pneumonia).
-    assert (bodo["readm_quality_index"], bodo["readm_quality"]) == (2, 0)
-    oslo = ind.residences["0301"]
-    assert (oslo["stays"], oslo["bed_days"], oslo["overligger"]) == (1, 7, 3)
-    assert ind.chapters["1804"] == {"X": {"stays": 2, "bed_days": 15, "patients": 2}}
-    assert set(ind.blocks["1804"]) == {"J40-J47", "J09-J18"}
-    # Tertials: T1 (January–April) holds both stays, T2 (May–August) the six consultations.
-    assert ind.tertials[(2013, 1)]["1804"]["stays"] == 2
-    assert ind.tertials[(2013, 2)]["1804"]["contacts"] == 6
-    assert ind.tertials[(2013, 2)]["1804"]["contacts_patients"] == 6
-    assert sorted(ind.tertials) == [(2013, 1), (2013, 2), (2013, 3)]
+    # Trondheim was 1601 in 2013 and is 5001 in the 2024 borders of the catalogue.
+    assert catalogue_code(catalog, "1601", 2013) == "5001"
+    assert catalogue_code(catalog, "1804", 2013) == "1804"
+    with pytest.raises(SamhandlingError, match="Kommunenummer 5001 fantes ikke i 2013"):
+        catalogue_code(catalog, "5001", 2013)
+    with pytest.raises(SamhandlingError, match="Tabellene har ingen tall for 2009"):
+        comparison(catalog, "1804", "Bodø", 2009)
 
 
-def test_pooling_one_municipality_gives_the_indicator_librarys_rate(
-    computed: tuple[YearIndicators, list[PeerGroup], Engine],
-) -> None:
-    ind, _peers, _engine = computed
-    for measure in ("stays", "contacts"):
-        events, population = ind.strata[measure]
-        for code in ("1804", "0301"):
-            pooled = pooled_standardised_rate(events, population, ind.standard, {code})
-            assert pooled is not None
-            assert float(pooled) == pytest.approx(ind.standardised[code][measure][0], rel=1e-12)
-
-
-def test_year_indicators_agree_on_both_engines(
-    engine: Engine, tiny: Warehouse, computed: tuple[YearIndicators, list[PeerGroup], Engine]
-) -> None:
-    """The same counts through the engine fixture (DuckDB and Spark) as on the portal's DuckDB."""
-    reference, _peers, _duckdb = computed
-    tiny.register(engine)
-    ind = year_indicators(engine, RULES, 2013)
-    assert ind.residences == reference.residences
-    assert ind.tertials == reference.tertials
-    assert (ind.chapters, ind.blocks) == (reference.chapters, reference.blocks)
-    assert ind.strata == reference.strata
-    for code, rates in reference.standardised.items():
-        for measure, (rate, low, high) in rates.items():
-            assert ind.standardised[code][measure] == pytest.approx((rate, low, high), rel=1e-9)
-
-
-def test_peers_of_bodo_in_2013(computed: tuple[YearIndicators, list[PeerGroup], Engine]) -> None:
-    _ind, peers, _engine = computed
+def test_peers_of_bodo(catalog: Catalog) -> None:
+    peers: list[PeerGroup] = catalog.peers["1804"]
     kinds = {p.kind: p for p in peers}
     assert sorted(kinds) == ["catchment", "county", "population_band"]
     assert kinds["catchment"].label == "Samme opptaksområde (Nordlandssykehuset HF)"
     assert all("1804" in p.members for p in peers)
     assert all(m.startswith("18") for m in kinds["county"].members)
+    compared: Comparison = comparison(catalog, "1804", "Bodø", 2013)
+    assert [c.key for c in compared.columns] == [
+        "kommune",
+        "catchment",
+        "county",
+        "population_band",
+        "landet",
+    ]
 
 
 # ----------------------------------------------------------------------------- the job pattern
@@ -272,52 +401,46 @@ def _row(page: str, row_id: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", c) for c in re.findall(r'<td class="num">(.*?)</td>', row)]
 
 
-def test_min_kommune_compares_with_peers_and_the_country(
-    base_url: str, computed: tuple[YearIndicators, list[PeerGroup], Engine]
-) -> None:
-    ind, _peers, _engine = computed
-    population = ind.residences["1804"]["population"]
-    country_population = sum(r.get("population", 0) for r in ind.residences.values())
+def test_min_kommune_compares_with_peers_and_the_country(base_url: str, catalog: Catalog) -> None:
     with http_client(base_url, "bodo", timeout=120) as client:
         page = client.get("/kommune/1804?aar=2013").text
-        # A year without population, and one outside the municipality lists: a message, no 500.
+        # Years the tables do not have (one outside the municipality lists too): a message.
         empty = client.get("/kommune/1804?aar=2009")
         assert empty.status_code == 200
-        assert "Kommunenummer 1804 hadde ingen innbyggere i 2009." in empty.text
+        assert "Tabellene har ingen tall for 2009." in empty.text
         outside = client.get("/kommune/1804?aar=2030")
         assert outside.status_code == 200
-        assert "ikke for 2030" in outside.text
+        assert "Tabellene har ingen tall for 2030." in outside.text
     assert "Nøkkeltall 2013: Bodø mot sammenlignbare kommuner og landet" in page
-    for header in (
-        "Bodø (1804)",
-        "Samme opptaksområde (Nordlandssykehuset HF)",
-        "Samme fylke (Nordland)",
-        "Hele landet",
-    ):
+    compared = comparison(catalog, "1804", "Bodø", 2013)
+    for column in compared.columns:
+        assert f'<th scope="col" class="num">{column.label}</th>' in page
+    for header in ("Bodø (1804)", "Samme opptaksområde (Nordlandssykehuset HF)", "Hele landet"):
         assert f'<th scope="col" class="num">{header}</th>' in page
+    # Every number of the key table is the table generator's published cell.
     contacts = _row(page, "nokkel-kontakter")
-    assert contacts[0] == number(Decimal(8) * 1000 / population, 1)
-    # The country: 9 contacts (E4 was quarantined) of 9 patients.
-    assert contacts[-1] == number(Decimal(9) * 1000 / country_population, 1)
-    # Stays, bed days, overliggerdøgn and co-financing of Bodø rest on 2 patients: suppressed
-    # everywhere (the peers and the country have no other patients with stays).
-    for key in ("opphold", "opphold_std", "liggedogn", "akutt_medisinsk", "overliggerdogn", "kmf"):
-        assert set(_row(page, f"nokkel-{key}")) == {":"}, key
-    assert _row(page, "nokkel-reinnlagt")[0] == number(0, 1)
-    # Suppressed values draw no bar: the stays chart has only its two legend keys.
+    stays = _row(page, "nokkel-opphold")
+    for n, column in enumerate(compared.columns):
+        if column.code is None:
+            continue
+        assert contacts[n] == _published(catalog, "SD01", column.code, "2013", "kontakter")
+        assert stays[n] == _published(catalog, "SD01", column.code, "2013", "opphold")
+    # Bodø's somatic stays rest on 2 patients: withheld, and so is everything resting on them.
+    for key in ("somatikk", "somatikk_std", "akutt_medisinsk"):
+        assert _row(page, f"nokkel-{key}")[0] == ":", key
+    # The band is pooled from published members only and says so.
+    assert 'id="innbyggergruppe-merknad"' in page
+    # Each indicator links to its table in the table generator.
+    assert 'href="/tabeller/SD02?region=1804&amp;region=' in page
+    # Suppressed values draw no bar: Bodø's somatic stays have none in the chart.
     chart = page.split('id="nokkel-chart-title"')[1].split("</svg>")[0]
-    assert "<title>Rå rate" not in chart and "<title>Standardisert" not in chart
+    assert "<title>Rå rate, Bodø" not in chart
     assert ">Rå rate</text>" in chart  # the legend
     assert 'id="tabell-tertial"' in page and 'id="tabell-reinnlagt"' in page
-    # Chapter X has 2 patients: under the threshold, so no diagnosis group is shown.
-    assert "Ingen diagnosegrupper med minst 5 pasienter i 2013." in page
+    # Every ICD-10 chapter of Bodø in SD04 rests on 2 patients: none is shown.
+    assert "Ingen diagnosegrupper med publiserte tall for Bodø i 2013." in page
     # The tertial chart's numbers are one click away; the key and readmission tables are open.
     assert '<summary>Vis tallene<span class="sr-only"> per tertial</span></summary>' in page
-
-
-@pytest.fixture(scope="module")
-def catalog(tiny: Warehouse) -> Catalog:
-    return published_catalog(tiny, RULES, 2024)
 
 
 def test_public_statistics_are_published_cells_only(base_url: str, catalog: Catalog) -> None:
@@ -389,15 +512,16 @@ def test_bills_show_before_the_comparison_is_ready(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A slow comparison never holds back the bills: its section says it is computing."""
-    from samhandling.web import views
+    from samhandling.web import tables
 
     release = threading.Event()
+    build = tables.stored_catalog
 
-    def slow_year_indicators(engine: Engine, rules: object, year: int) -> YearIndicators:
+    def slow_catalog(engine: Engine, rules: RuleSet, warehouse: Warehouse, borders: int) -> Catalog:
         release.wait(120)
-        return year_indicators(engine, RULES, year)
+        return build(engine, rules, warehouse, borders)
 
-    monkeypatch.setattr(views, "year_indicators", slow_year_indicators)
+    monkeypatch.setattr(tables, "stored_catalog", slow_catalog)
     warehouse = ingest_tiny(tmp_path)
     try:
         with (
@@ -416,7 +540,7 @@ def test_bills_show_before_the_comparison_is_ready(
 
             first = until(lambda r: r.status_code == 200)
             assert kr("13 818,24") in first.text  # the bills are there
-            assert "Nøkkeltallene for alle kommuner beregnes" in first.text
+            assert "Nøkkeltallene hentes fra tabellene med prikking, som bygges nå" in first.text
             assert '<meta http-equiv="refresh" content="5">' in first.text
             assert 'id="tabell-nokkel"' not in first.text
             release.set()

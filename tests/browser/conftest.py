@@ -19,8 +19,6 @@ import pytest
 from portal_server import serve
 from samhandling.store import Store
 from samhandling.web import create_app
-from samhandling.web.jobs import job
-from samhandling.web.municipality import year_indicators
 from samhandling.web.tables import catalog_job
 from web_helpers import FAST_HASH, USERS, ingest_tiny
 
@@ -53,11 +51,11 @@ def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for name, (password, role, org) in USERS.items():
         store.add_user(name, password, role, org)  # type: ignore[arg-type]
     app = create_app(wh.path, store=store, wait_seconds=60)
-    # The shared computations that take longest (the protected cubes of the table generator
-    # and the public statistics, Min kommune's counts for 2013) are started and awaited here,
-    # so that a page's own wait never races the browser's navigation timeout.
+    # The shared computation that takes longest (the protected cubes of the table generator,
+    # the public statistics and Min kommune's comparison) is started and awaited here, so
+    # that a page's own wait never races the browser's navigation timeout.
     portal = app.state.portal
-    warm = [catalog_job(portal), job(portal, "Nøkkeltall 2013", year_indicators, 2013)]
+    warm = [catalog_job(portal)]
     assert portal.computations.wait(warm, 600), "the portal's computations did not finish"
     try:
         with serve(app) as url:

@@ -210,13 +210,18 @@ def test_min_kommune_compares_with_peers_and_the_country(
             "Samme fylke (Nordland)",
             re.compile("^Samme innbyggergruppe"),
             "Hele landet",
+            "Tabell",
         ]
     )
-    # Bodø's stays rest on 2 patients: suppressed in the table, no bar in the chart.
-    expect(page.locator("#nokkel-opphold td").nth(2)).to_have_text(":")
+    # Bodø's somatic stays rest on 2 patients: withheld in the table, no bar in the chart.
+    expect(page.locator("#nokkel-somatikk td").nth(1)).to_have_text(":")
     expect(
-        page.get_by_role("img", name=re.compile("^Døgnopphold per 1 000 innbyggere 2013"))
+        page.get_by_role("img", name=re.compile("^Somatiske døgnopphold per 1 000 innbyggere 2013"))
     ).to_be_visible()
+    # Each indicator leads to its table in the table generator, with the same cells.
+    expect(page.locator("#nokkel-somatikk a")).to_have_attribute(
+        "href", re.compile(r"^/tabeller/SD02\?region=1804&")
+    )
     # The tertial chart's numbers: one key press on its "Vis tallene".
     expect(page.locator("#tabell-tertial")).to_be_hidden()
     page.locator('section[aria-labelledby="tertial"] summary').focus()

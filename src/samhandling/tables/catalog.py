@@ -54,6 +54,8 @@ from samhandling.tables.disclosure import disclosure_threshold
 from samhandling.tables.standardised import build_standardised_cube, standardised_spec
 
 __all__ = [
+    "CHAPTER_PREFIX",
+    "UNKNOWN_DIAGNOSIS",
     "Catalog",
     "build_catalog",
     "catalog_specs",
@@ -139,6 +141,9 @@ RE_QUALITY = Measure(
 PERCENT = 100
 
 
+CHAPTER_PREFIX = "K"  # the diagnosis code of an ICD-10 chapter: K + the roman numeral
+UNKNOWN_DIAGNOSIS = "ukjent"  # stays without a valid main diagnosis (chapter and block level)
+
 DESTINATIONS = "indicators.discharge_destinations"
 DESTINATION_GROUPS = "indicators.discharge_destination_groups"
 GROUP_PREFIX = "G_"
@@ -201,16 +206,16 @@ def diagnosis_dimension(blocks: pa.Table) -> Dimension:
     chapter_parts: dict[str, list[str]] = {}
     mapping: list[tuple[str, str]] = []
     for block, chapter in zip(block_codes, chapters, strict=True):
-        chapter_parts.setdefault(f"K{chapter}", []).append(block)
-        mapping += [(block, block), (block, f"K{chapter}"), (block, TOTAL)]
-    mapping += [("ukjent", "ukjent"), ("ukjent", TOTAL)]
+        chapter_parts.setdefault(f"{CHAPTER_PREFIX}{chapter}", []).append(block)
+        mapping += [(block, block), (block, f"{CHAPTER_PREFIX}{chapter}"), (block, TOTAL)]
+    mapping += [(UNKNOWN_DIAGNOSIS, UNKNOWN_DIAGNOSIS), (UNKNOWN_DIAGNOSIS, TOTAL)]
     codes = [(TOTAL, "Alle diagnoser")]
     for chapter in dict.fromkeys(chapters):
-        codes.append((f"K{chapter}", chapter_labels[chapter]))
+        codes.append((f"{CHAPTER_PREFIX}{chapter}", chapter_labels[chapter]))
     codes += [(b, f"{b} {label}") for b, label in zip(block_codes, block_labels, strict=True)]
-    codes.append(("ukjent", "Ukjent eller ugyldig diagnose"))
+    codes.append((UNKNOWN_DIAGNOSIS, "Ukjent eller ugyldig diagnose"))
     lines = [
-        (TOTAL, (*chapter_parts, "ukjent")),
+        (TOTAL, (*chapter_parts, UNKNOWN_DIAGNOSIS)),
         *[(k, tuple(v)) for k, v in chapter_parts.items()],
     ]
     return Dimension(

@@ -287,6 +287,33 @@ class ProtectedCube:
             return Decimal(str(value)), reason  # a measure its builder computed (SD09's rates)
         return Decimal(int(value)).scaleb(-self._decimals.get(measure, 0)), reason
 
+    def published_value(
+        self, codes: Mapping[str, str], measure: str
+    ) -> tuple[Decimal | None, str | None]:
+        """One cell's exact value and why it is withheld (``None`` when it is published).
+
+        ``codes`` names a code per dimension (dimensions left out are at their total);
+        ``measure`` is an additive measure (in its unit: kroner, not øre), ``pasienter`` or a
+        measure its builder computed. A withheld cell gives ``(None, reason)``: its value never
+        leaves the cube. A published cell without a value (a rate without inhabitants) gives
+        ``(None, None)``.
+        """
+        unknown = set(codes) - {d.id for d in self.spec.dimensions}
+        if unknown:
+            raise TableError(f"Tabell {self.spec.id} har ingen variabel «{sorted(unknown)[0]}»")
+        if measure not in self._arrays or measure == "reason":
+            raise TableError(f"Tabell {self.spec.id} har ikke målet «{measure}»")
+        key: list[str] = []
+        for d in self.spec.dimensions:
+            code = codes.get(d.id, d.total)
+            if code not in self._code_at[len(key)]:
+                raise TableError(f"Ukjent kode «{code}» for variabelen «{d.id}»")
+            key.append(code)
+        value, reason = self._exact(tuple(key), measure)
+        if reason != PUBLISHED:
+            return None, REASON_NAMES[reason]
+        return value, None
+
     def _cell(self, key: tuple[str, ...], measure: str) -> tuple[float | int | None, int]:
         value, reason = self._stored(key, measure)
         places = self._decimals.get(measure, 0)

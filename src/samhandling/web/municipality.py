@@ -1,62 +1,56 @@
-"""Min kommune's indicators: the municipality against its peers and the country.
+"""Min kommune's comparison: the municipality against its peers and the country.
 
-One computation per data year (:func:`year_indicators`, shared by every municipality's page)
-derives the contact facts in that year's municipality borders and asks the indicator library
-(:mod:`samhandling.indicators`) for counts per residence: contacts, stays, bed days,
-emergency medical admissions, overliggerdøgn, co-financing, readmissions under both
-definitions, stays by ICD-10 chapter and block, and contacts and stays by tertial for the
-year and the two before it. The page then adds up any set of residences (the municipality,
-each peer group of :func:`samhandling.indicators.peers.peer_groups`, the country) and takes
-the rates of the sums, so a group's rate is the rate of its inhabitants, not an average of
-rates. Standardised rates of groups pool the age/sex strata of their members with the same
-standard population as :func:`~samhandling.indicators.standardisation.direct_standardised_rates`.
+Every number of the comparison comes from the protected cubes of the table catalogue
+(:mod:`samhandling.tables.catalog`): the same cells as the table generator, the public statistics
+page and the PxWebApi. Nothing is counted from the facts here, so nothing on the page can be
+combined with the catalogue to recover a cell that the catalogue withholds.
 
-Disclosure: every value rests on a number of patients; a value resting on at least one but
-fewer than ``disclosure.threshold`` patients is suppressed (``:``) and never reaches the page,
-for the municipality as for its peers and the country.
+* The municipality, its catchment area (``H`` code), its county (``F``) and the country (``0``)
+  are codes of the cubes' region variable. Their cells are read as published; a withheld cell
+  (primary or secondary) is ``:`` here as everywhere, and its value never leaves the cube.
+* The population band (innbyggergruppe) is no code of the cubes. Its rate is the rate of the
+  members whose cells are published (sum of numerators / sum of denominators): a function of
+  published numbers only, shown with how many of the members it rests on.
+* A rate is ``numerator × scale / denominator`` of published cells, the denominator being a
+  measure of the same cell or the inhabitants on 1 January (the population of table SD01).
+
+The catalogue is in the municipality borders of ``Catalog.borders``; a municipality code of an
+earlier year is compared through the code it became (:func:`catalogue_code`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
-import pyarrow as pa
-
-from samhandling.engine import Engine
-from samhandling.indicators import register_contact_facts
-from samhandling.indicators.activity import activity_counts
-from samhandling.indicators.discharge import discharge_ready
-from samhandling.indicators.facts import icd10_block_table
-from samhandling.indicators.length_of_stay import EMERGENCY_MEDICAL
-from samhandling.indicators.payments import cofinancing_per_inhabitant
-from samhandling.indicators.peers import PeerGroup, peer_groups, population_in_borders
-from samhandling.indicators.readmission import readmissions
-from samhandling.indicators.standardisation import (
-    _strata,  # the strata direct_standardised_rates weighs; pooled here for peer groups
-    direct_standardised_rates,
-    standard_population,
-)
-from samhandling.rules import RuleSet
-from samhandling.tables.disclosure import disclosure_threshold
+from samhandling.errors import SamhandlingError
+from samhandling.indicators.facts import residence_map
+from samhandling.tables.catalog import CHAPTER_PREFIX, UNKNOWN_DIAGNOSIS, Catalog
+from samhandling.tables.cube import ProtectedCube
+from samhandling.tables.dimensions import COUNTRY
 
 __all__ = [
+    "KEY_INDICATORS",
     "AreaColumn",
     "Cell",
-    "YearIndicators",
-    "municipality_peers",
-    "pooled_standardised_rate",
-    "year_indicators",
+    "Comparison",
+    "Ratio",
+    "catalogue_code",
+    "comparison",
+    "comparison_columns",
+    "diagnosis_rows",
+    "key_rows",
+    "page_context",
+    "tertial_rows",
 ]
 
 SUPPRESSED = ":"  # Statistics Norway's mark: withheld for confidentiality
 MISSING = ".."  # not available
-TERTIAL_MONTHS = {1: (1, 4), 2: (5, 8), 3: (9, 12)}
+POPULATION = "population"  # a Ratio's denominator: inhabitants 1 January (table SD01)
+POPULATION_TABLE = "SD01"
+DIAGNOSIS_TABLE = "SD04"
 TREND_YEARS = 3
 # Short names of the peer kinds for chart axes (the tables carry the full labels).
 PEER_SHORT = {
@@ -64,236 +58,62 @@ PEER_SHORT = {
     "county": "Fylket",
     "population_band": "Innbyggergruppen",
 }
-READMISSION_DEFINITIONS = ("steering", "quality")
-
-Strata = dict[tuple[str, int, int], int]
+# The region code prefix of the peer kinds that are codes of the cubes.
+CUBE_PEERS = {"catchment": "H", "county": "F"}
 
 
 @dataclass(frozen=True)
-class YearIndicators:
-    """Counts per residence (codes of the year's borders) for one data year."""
+class Ratio:
+    """A key indicator: ``numerator × scale / denominator`` of one cell of one table."""
 
-    year: int
-    threshold: int
-    # residence → measure → count (money as Decimal); "<measure>_patients" are the patients.
-    residences: dict[str, dict[str, Any]]
-    # (year, tertial) → residence → contacts, contacts_patients, stays, stays_patients, population
-    tertials: dict[tuple[int, int], dict[str, dict[str, int]]]
-    # residence → ICD-10 chapter (roman) → stays, bed_days, patients; and the same by block
-    chapters: dict[str, dict[str, dict[str, int]]]
-    blocks: dict[str, dict[str, dict[str, int]]]
-    chapter_labels: dict[str, str]
-    block_labels: dict[str, str]
-    # measure → events and inhabitants by (residence, sex, age group), and the standard weights
-    strata: dict[str, tuple[Strata, Strata]]
-    standard: dict[tuple[int, int], int]
-    # residence → measure → (standardised rate, interval low, high) from the indicator library
-    standardised: dict[str, dict[str, tuple[float, float, float]]]
-    cofinancing: bool = False
+    key: str
+    label: str
+    unit: str
+    table: str
+    numerator: str
+    denominator: str  # a measure of the same cell, or POPULATION
+    scale: int
+    decimals: int
+    selection: tuple[tuple[str, str], ...] = ()
 
 
-def _by_residence(table: pa.Table, columns: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """residence → {name: row[column]} for the given column → name pairs."""
-    out: dict[str, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        out[str(row["residence"])] = {name: row[col] or 0 for col, name in columns.items()}
-    return out
-
-
-def _merge(target: dict[str, dict[str, Any]], part: dict[str, dict[str, Any]]) -> None:
-    for residence, values in part.items():
-        target.setdefault(residence, {}).update(values)
-
-
-def _readmission_counts(engine: Engine, detail: pa.Table, year: int) -> dict[str, dict[str, int]]:
-    """residence → index episodes, readmissions, readmitted patients (episodes ending ``year``)."""
-    engine.register_arrow("kommune_readmissions", detail)
-    got = engine.query(
-        "SELECT r.residence, COUNT(*) AS index_episodes, SUM(r.readmitted) AS readmitted, "
-        "COUNT(DISTINCT CASE WHEN r.readmitted = 1 THEN r.patient_id END) AS patients "
-        f"FROM kommune_readmissions AS r WHERE r.year = {int(year)} GROUP BY r.residence"
-    )
-    return {
-        str(row["residence"]): {
-            "index": int(row["index_episodes"]),
-            "readmitted": int(row["readmitted"] or 0),
-            "patients": int(row["patients"] or 0),
-        }
-        for row in got.to_pylist()
-    }
-
-
-def year_indicators(engine: Engine, rules: RuleSet, year: int) -> YearIndicators:
-    """Counts behind Min kommune's indicators for data year ``year`` (a portal computation).
-
-    The facts are derived in the borders of ``year`` (the codes of the year's bills); the
-    tertials of the two years before are moved to those borders like residence is
-    (:func:`samhandling.indicators.peers.population_in_borders` for their inhabitants).
-    """
-    register_contact_facts(engine, borders=year)
-    threshold, _version = disclosure_threshold(rules, date(year, 12, 31))
-    this_year = f"f.year = {int(year)}"
-    residences: dict[str, dict[str, Any]] = {
-        m: {"population": n} for m, n in population_in_borders(engine, year, borders=year).items()
-    }
-    activity = activity_counts(engine, by=("residence",), where=this_year)
-    _merge(
-        residences,
-        _by_residence(
-            activity,
-            {"contacts": "contacts", "bed_days": "bed_days", "patients": "contacts_patients"},
-        ),
-    )
-    stays = activity_counts(engine, by=("residence",), where=f"{this_year} AND f.is_stay = 1")
-    _merge(residences, _by_residence(stays, {"stays": "stays", "patients": "stays_patients"}))
-    emergency = activity_counts(
-        engine,
-        by=("residence",),
-        where=f"{this_year} AND f.sector = 'somatic' AND {EMERGENCY_MEDICAL}",
-    )
-    _merge(
-        residences,
-        _by_residence(emergency, {"stays": "emergency", "patients": "emergency_patients"}),
-    )
-    ready = discharge_ready(engine, by=("residence",), where=this_year)
-    _merge(
-        residences,
-        _by_residence(ready, {"overliggerdogn": "overligger", "patients": "overligger_patients"}),
-    )
-    for definition in READMISSION_DEFINITIONS:
-        detail = readmissions(engine, rules, definition=definition, detail=True)  # type: ignore[arg-type]
-        for residence, counts in _readmission_counts(engine, detail, year).items():
-            residences.setdefault(residence, {}).update(
-                {
-                    f"readm_{definition}_index": counts["index"],
-                    f"readm_{definition}": counts["readmitted"],
-                    f"readm_{definition}_patients": counts["patients"],
-                }
-            )
-    share = rules["cofinancing.share"]
-    cofinancing = any(r.valid_from.year <= year <= r.valid_to.year for r in share.rows)
-    if cofinancing:
-        amounts = cofinancing_per_inhabitant(engine, rules, year=year)
-        for row in amounts.to_pylist():
-            residences.setdefault(str(row["municipality"]), {})["cofinancing"] = Decimal(
-                row["amount"]
-            )
-        # The patients behind each municipality's amount (episodes that cost something).
-        paid = engine.query(
-            "SELECT municipality, COUNT(DISTINCT patient_id) AS patients FROM kmf_episodes "
-            "WHERE amount > 0 GROUP BY municipality"
-        )
-        for row in paid.to_pylist():
-            residences.setdefault(str(row["municipality"]), {})["cofinancing_patients"] = int(
-                row["patients"]
-            )
-    tertials = _tertials(engine, year)
-    chapters, blocks = _diagnoses(engine, year)
-    block_table = icd10_block_table()
-    chapter_labels = dict(
-        zip(
-            [str(v) for v in block_table["icd_chapter"].to_pylist()],
-            [str(v) for v in block_table["chapter_label"].to_pylist()],
-            strict=True,
-        )
-    )
-    block_labels = dict(
-        zip(
-            [str(v) for v in block_table["icd_block"].to_pylist()],
-            [str(v) for v in block_table["block_label"].to_pylist()],
-            strict=True,
-        )
-    )
-    strata: dict[str, tuple[Strata, Strata]] = {}
-    standardised: dict[str, dict[str, tuple[float, float, float]]] = defaultdict(dict)
-    standard = standard_population(rules)
-    for measure in ("stays", "contacts"):
-        strata[measure] = _strata(engine, rules, measure, year, "TRUE")
-        rates = direct_standardised_rates(
-            engine, rules, year=year, measure=measure, standard=standard
-        )
-        for row in rates.to_pylist():
-            standardised[str(row["residence"])][measure] = (
-                float(row["standardised_per_1000"]),
-                float(row["ci_low"]),
-                float(row["ci_high"]),
-            )
-    return YearIndicators(
-        year=year,
-        threshold=threshold,
-        residences=residences,
-        tertials=tertials,
-        chapters=chapters,
-        blocks=blocks,
-        chapter_labels=chapter_labels,
-        block_labels=block_labels,
-        strata=strata,
-        standard=standard,
-        standardised=dict(standardised),
-        cofinancing=cofinancing,
-    )
-
-
-def _tertials(engine: Engine, year: int) -> dict[tuple[int, int], dict[str, dict[str, int]]]:
-    present = engine.query("SELECT DISTINCT f.year AS y FROM contact_facts AS f")
-    years = sorted(int(y) for y in present["y"].to_pylist() if y is not None and int(y) <= year)
-    out: dict[tuple[int, int], dict[str, dict[str, int]]] = {}
-    for y in years[-TREND_YEARS:]:
-        population = population_in_borders(engine, y, borders=year)
-        for tertial, (first, last) in TERTIAL_MONTHS.items():
-            where = f"f.year = {y} AND f.month BETWEEN {first} AND {last}"
-            cells: dict[str, dict[str, int]] = {m: {"population": n} for m, n in population.items()}
-            _merge(
-                cells,
-                _by_residence(
-                    activity_counts(engine, by=("residence",), where=where),
-                    {"contacts": "contacts", "patients": "contacts_patients"},
-                ),
-            )
-            _merge(
-                cells,
-                _by_residence(
-                    activity_counts(engine, by=("residence",), where=f"{where} AND f.is_stay = 1"),
-                    {"stays": "stays", "patients": "stays_patients"},
-                ),
-            )
-            out[(y, tertial)] = cells
-    return out
-
-
-def _diagnoses(
-    engine: Engine, year: int
-) -> tuple[dict[str, dict[str, dict[str, int]]], dict[str, dict[str, dict[str, int]]]]:
-    found = []
-    for level in ("icd_chapter", "icd_block"):
-        table = activity_counts(
-            engine, by=("residence", level), where=f"f.year = {int(year)} AND f.is_stay = 1"
-        )
-        grouped: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-        for row in table.to_pylist():
-            grouped[str(row["residence"])][str(row[level])] = {
-                "stays": int(row["stays"] or 0),
-                "bed_days": int(row["bed_days"] or 0),
-                "patients": int(row["patients"] or 0),
-            }
-        found.append(dict(grouped))
-    return found[0], found[1]
-
-
-def municipality_peers(engine: Engine, rules: RuleSet, code: str, year: int) -> list[PeerGroup]:
-    """The peer groups of ``code`` in ``year``'s borders (a portal computation)."""
-    return peer_groups(engine, code, year, rules, borders=year)
-
-
-# ----------------------------------------------------------------------------- the page
+# The key indicators in the order of the page. "somatikk_std" (SD09's directly standardised
+# rate) is read as published, not divided; it follows its crude rate.
+KEY_INDICATORS = (
+    Ratio("kontakter", "Kontakter per 1 000 innbyggere (alle sektorer)", "rå rate",
+          "SD01", "kontakter", POPULATION, 1000, 1),
+    Ratio("opphold", "Døgnopphold per 1 000 innbyggere (alle sektorer)", "rå rate",
+          "SD01", "opphold", POPULATION, 1000, 1),
+    Ratio("liggedogn", "Liggedøgn per 1 000 innbyggere (alle sektorer)", "rå rate",
+          "SD01", "liggedogn", POPULATION, 1000, 1),
+    Ratio("somatikk", "Somatiske døgnopphold per 1 000 innbyggere", "rå rate",
+          "SD02", "opphold", POPULATION, 1000, 1),
+    Ratio("akutt_medisinsk", "Øyeblikkelig hjelp-innleggelser med medisinsk DRG per 1 000",
+          "rå rate", "SD05", "opphold", POPULATION, 1000, 1,
+          (("urgency", "emergency"), ("drg_type", "M"))),
+    Ratio("overliggerdogn", "Overliggerdøgn per 1 000 innbyggere", "rå rate",
+          "SD07", "overliggerdogn", POPULATION, 1000, 1),
+    Ratio("kmf", "Kommunal medfinansiering per innbygger", "kroner",
+          "SD06", "medfinansiering", POPULATION, 1, 2),
+    Ratio("reinnlagt", "Reinnleggelser innen 30 dager (styringsdata)", "prosent",
+          "SD08", "reinnlagt_styring", "indeks_styring", 100, 1),
+    Ratio("reinnlagt_67", "Reinnleggelser av pasienter 67 år og eldre "
+          "(nasjonal kvalitetsindikator)", "prosent",
+          "SD08", "reinnlagt_kvalitet", "indeks_kvalitet", 100, 1),
+)  # fmt: skip
+STANDARDISED = ("SD09", "standardisert_rate")
+STANDARDISED_KEY = "somatikk_std"
+STANDARDISED_AFTER = "somatikk"
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One published value: the number, or the mark saying why there is none."""
+    """One published value, or the mark saying why there is none."""
 
     value: Decimal | None
     mark: str = ""
+    # What the value rests on when that is not the whole area (a band's published members).
+    note: str = ""
 
     @property
     def shown(self) -> Decimal | None:
@@ -303,164 +123,227 @@ class Cell:
 
 @dataclass(frozen=True)
 class AreaColumn:
-    """A column of the comparison: the municipality, a peer group or the country."""
+    """A column of the comparison: the municipality, a peer group or the country.
+
+    ``code`` is the area's code in the cubes' region variable; a group that is no code of the
+    cubes (the population band) has none and is pooled from its ``members``.
+    """
 
     key: str
     label: str
     short: str
     members: tuple[str, ...]
+    code: str | None
 
 
-def _sum(indicators: Mapping[str, Mapping[str, Any]], members: Iterable[str], key: str) -> Any:
-    total: Any = 0
-    for member in members:
-        value = indicators.get(member, {}).get(key)
-        if value is not None:
-            total += value
-    return total
+@dataclass(frozen=True)
+class Comparison:
+    """The municipality (code in the catalogue's borders), its columns and the year compared."""
+
+    catalog: Catalog
+    code: str
+    year: int
+    columns: tuple[AreaColumn, ...]
+    cofinancing: bool = False
+
+    @property
+    def threshold(self) -> int:
+        return self.catalog.cube(POPULATION_TABLE).threshold
+
+    @property
+    def own(self) -> AreaColumn:
+        return self.columns[0]
+
+    @property
+    def country(self) -> AreaColumn:
+        return self.columns[-1]
 
 
-def publish(value: Decimal | None, patients: int, threshold: int) -> Cell:
-    """``value`` unless it rests on 1 to ``threshold`` − 1 patients (then ``:``)."""
-    if 0 < patients < threshold:
-        return Cell(None, SUPPRESSED)
-    if value is None:
-        return Cell(None, MISSING)
-    return Cell(value)
+def catalogue_code(catalog: Catalog, code: str, year: int) -> str:
+    """The code in the catalogue's borders of municipality ``code`` as it was in ``year``.
 
-
-def _ratio(numerator: Any, denominator: Any, scale: int) -> Decimal | None:
-    if not denominator:
-        return None
-    return Decimal(numerator) * scale / Decimal(denominator)
-
-
-def pooled_standardised_rate(
-    events: Strata,
-    population: Strata,
-    standard: Mapping[tuple[int, int], int],
-    members: AbstractSet[str],
-) -> Decimal | None:
-    """The directly standardised rate per 1 000 of the inhabitants of ``members`` together.
-
-    Events and inhabitants are summed per stratum (sex, age group) over the members, then
-    weighted by the standard population exactly as
-    :func:`~samhandling.indicators.standardisation.direct_standardised_rates` weighs one
-    municipality's strata (strata without inhabitants carry no weight).
+    A municipality merged later is compared as the municipality it became (one split later,
+    as the successor with the largest share), as residence is mapped for the catalogue.
     """
-    d: dict[tuple[int, int], int] = defaultdict(int)
-    n: dict[tuple[int, int], int] = defaultdict(int)
-    for (m, s, g), count in population.items():
-        if m in members:
-            n[(s, g)] += count
-    if not any(n.values()):
-        return None
-    for (m, s, g), count in events.items():
-        if m in members:
-            d[(s, g)] += count
-    total = Decimal(sum(standard.values()))
-    rate = sum(
-        (
-            Decimal(standard.get(k, 0)) / total * Decimal(d.get(k, 0)) / Decimal(inhabitants)
-            for k, inhabitants in n.items()
-            if inhabitants > 0
-        ),
-        Decimal(0),
+    table = residence_map([int(year)], catalog.borders)
+    found = dict(
+        zip(
+            [str(v) for v in table["municipality"].to_pylist()],
+            [str(v) for v in table["residence"].to_pylist()],
+            strict=True,
+        )
     )
-    return rate * 1000
+    if code not in found:
+        raise SamhandlingError(f"Kommunenummer {code} fantes ikke i {year}.")
+    return found[code]
+
+
+def inhabitants(catalog: Catalog, region: str, year: int | str) -> int | None:
+    """Inhabitants of ``region`` on 1 January ``year`` (the population of table SD01)."""
+    return catalog.cube(POPULATION_TABLE).population.get((region, str(year)[:4]))
+
+
+def _region_codes(cube: ProtectedCube) -> set[str]:
+    return {c for c, _ in cube.spec.dimension("region").codes}
+
+
+def comparison_columns(catalog: Catalog, code: str, name: str) -> tuple[AreaColumn, ...]:
+    """The municipality, each of its peer groups (``Catalog.peers``), and the country."""
+    region = catalog.cube(POPULATION_TABLE).spec.dimension("region")
+    parents = {c for k, c in region.mapping if k == code}
+    columns = [AreaColumn("kommune", f"{name} ({code})", name, (code,), code)]
+    for group in catalog.peers.get(code, []):
+        prefix = CUBE_PEERS.get(group.kind)
+        codes = sorted(c for c in parents if prefix and c.startswith(prefix))
+        columns.append(
+            AreaColumn(
+                group.kind,
+                group.label,
+                PEER_SHORT.get(group.kind, group.label),
+                tuple(group.members),
+                codes[0] if len(codes) == 1 else None,
+            )
+        )
+    columns.append(AreaColumn("landet", "Hele landet", "Landet", (), COUNTRY))
+    return tuple(columns)
+
+
+def comparison(
+    catalog: Catalog, code: str, name: str, year: int, *, cofinancing: bool = False
+) -> Comparison:
+    """Min kommune's comparison for municipality ``code`` (of ``year``'s borders) in ``year``.
+
+    Raises :class:`SamhandlingError` (a Norwegian message for the page) when the catalogue has
+    no tables for the year or the municipality had no inhabitants then.
+    """
+    if year not in catalog.years:
+        raise SamhandlingError(f"Tabellene har ingen tall for {year}.")
+    own = catalogue_code(catalog, code, year)
+    if own not in _region_codes(catalog.cube(POPULATION_TABLE)) or not inhabitants(
+        catalog, own, year
+    ):
+        raise SamhandlingError(f"Kommunenummer {code} hadde ingen innbyggere i {year}.")
+    return Comparison(
+        catalog, own, year, comparison_columns(catalog, own, name), cofinancing=cofinancing
+    )
+
+
+# ----------------------------------------------------------------------------- the values
+
+
+def _divided(numerator: Decimal | None, denominator: Decimal | None, scale: int) -> Cell:
+    if numerator is None or not denominator:
+        return Cell(None, MISSING)
+    return Cell(numerator * scale / denominator)
+
+
+def _decimal(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _parts(
+    catalog: Catalog, ratio: Ratio, region: str, period: str
+) -> tuple[Decimal | None, Decimal | None, str | None]:
+    """(numerator, denominator, why withheld) of ``ratio`` for one region and period."""
+    cube = catalog.cube(ratio.table)
+    codes = {"region": region, "period": period, **dict(ratio.selection)}
+    numerator, reason = cube.published_value(codes, ratio.numerator)
+    if reason is not None:
+        return None, None, reason
+    if ratio.denominator == POPULATION:
+        return numerator, _decimal(inhabitants(catalog, region, period)), None
+    denominator, reason = cube.published_value(codes, ratio.denominator)
+    if reason is not None:
+        return None, None, reason
+    return numerator, denominator, None
+
+
+def ratio_cell(catalog: Catalog, ratio: Ratio, column: AreaColumn, period: str) -> Cell:
+    """``ratio`` of one column in ``period``: its own cell, or pooled from published members."""
+    if column.code is not None:
+        numerator, denominator, reason = _parts(catalog, ratio, column.code, period)
+        if reason is not None:
+            return Cell(None, SUPPRESSED)
+        return _divided(numerator, denominator, ratio.scale)
+    numerators, denominators, used, withheld = Decimal(0), Decimal(0), 0, 0
+    for member in column.members:
+        numerator, denominator, reason = _parts(catalog, ratio, member, period)
+        if reason is not None:
+            withheld += 1
+        elif numerator is not None and denominator:
+            numerators += numerator
+            denominators += denominator
+            used += 1
+    if not used:
+        return Cell(None, SUPPRESSED if withheld else MISSING)
+    cell = _divided(numerators, denominators, ratio.scale)
+    if used == len(column.members):
+        return cell
+    return Cell(cell.value, cell.mark, f"{used} av {len(column.members)} kommuner")
+
+
+def standardised_cell(catalog: Catalog, column: AreaColumn, year: int) -> Cell:
+    """SD09's directly standardised rate: published for municipalities and the country only."""
+    table, measure = STANDARDISED
+    cube = catalog.cube(table)
+    if column.code is None or column.code not in _region_codes(cube):
+        return Cell(None, MISSING)
+    value, reason = cube.published_value({"region": column.code, "period": str(year)}, measure)
+    if reason is not None:
+        return Cell(None, SUPPRESSED)
+    return Cell(None, MISSING) if value is None else Cell(value)
 
 
 @dataclass(frozen=True)
 class KeyRow:
-    """A key indicator across the comparison's columns."""
+    """A key indicator across the comparison's columns, and the table it comes from."""
 
     key: str
     label: str
     unit: str
     decimals: int
     cells: tuple[Cell, ...]
-    note: str = ""
+    table: str
+    link: str  # the table generator with the row's cells
 
 
-def key_rows(ind: YearIndicators, columns: Sequence[AreaColumn]) -> list[KeyRow]:
-    """The key indicators (crude and standardised rates, shares) for each column."""
-    r = ind.residences
-    t = ind.threshold
+def _table_link(
+    comp: Comparison, table: str, period: str, selection: tuple[tuple[str, str], ...] = ()
+) -> str:
+    regions = _region_codes(comp.catalog.cube(table))
+    params = [("region", c.code) for c in comp.columns if c.code in regions]
+    params += [("period", period), *selection]
+    return f"/tabeller/{table}?{urlencode(params)}"
 
-    def rate(measure: str, patients: str, scale: int = 1000) -> tuple[Cell, ...]:
-        return tuple(
-            publish(
-                _ratio(_sum(r, c.members, measure), _sum(r, c.members, "population"), scale),
-                _sum(r, c.members, patients),
-                t,
-            )
-            for c in columns
-        )
 
-    def standardised(measure: str, patients: str) -> tuple[Cell, ...]:
-        events, population = ind.strata[measure]
-        return tuple(
-            publish(
-                pooled_standardised_rate(events, population, ind.standard, set(c.members)),
-                _sum(r, c.members, patients),
-                t,
-            )
-            for c in columns
-        )
-
-    def share(definition: str) -> tuple[Cell, ...]:
-        return tuple(
-            publish(
-                _ratio(
-                    _sum(r, c.members, f"readm_{definition}"),
-                    _sum(r, c.members, f"readm_{definition}_index"),
-                    100,
-                ),
-                _sum(r, c.members, f"readm_{definition}_patients"),
-                t,
-            )
-            for c in columns
-        )
-
-    rows = [
-        KeyRow("kontakter", "Kontakter per 1 000 innbyggere", "rå rate", 1,
-               rate("contacts", "contacts_patients")),
-        KeyRow("kontakter_std", "Kontakter per 1 000 innbyggere", "standardisert", 1,
-               standardised("contacts", "contacts_patients")),
-        KeyRow("opphold", "Døgnopphold per 1 000 innbyggere", "rå rate", 1,
-               rate("stays", "stays_patients")),
-        KeyRow("opphold_std", "Døgnopphold per 1 000 innbyggere", "standardisert", 1,
-               standardised("stays", "stays_patients")),
-        KeyRow("liggedogn", "Liggedøgn per 1 000 innbyggere", "rå rate", 1,
-               rate("bed_days", "stays_patients")),
-        KeyRow("akutt_medisinsk", "Øyeblikkelig hjelp-innleggelser med medisinsk DRG per 1 000",
-               "rå rate", 1, rate("emergency", "emergency_patients")),
-        KeyRow("overliggerdogn", "Overliggerdøgn per 1 000 innbyggere", "rå rate", 1,
-               rate("overligger", "overligger_patients")),
-    ]  # fmt: skip
-    if ind.cofinancing:
+def key_rows(comp: Comparison) -> list[KeyRow]:
+    """The key indicators of ``comp.year`` for each column (rates of published cells)."""
+    rows = []
+    period = str(comp.year)
+    for ratio in KEY_INDICATORS:
+        if ratio.key == "kmf" and not comp.cofinancing:
+            continue
+        cells = tuple(ratio_cell(comp.catalog, ratio, c, period) for c in comp.columns)
+        link = _table_link(comp, ratio.table, period, ratio.selection)
         rows.append(
-            KeyRow(
-                "kmf",
-                "Kommunal medfinansiering per innbygger",
-                "kroner",
-                2,
-                rate("cofinancing", "cofinancing_patients", scale=1),
-            )
+            KeyRow(ratio.key, ratio.label, ratio.unit, ratio.decimals, cells, ratio.table, link)
         )
-    rows += [
-        KeyRow("reinnlagt", "Reinnleggelser innen 30 dager (styringsdata)", "prosent", 1,
-               share("steering")),
-        KeyRow("reinnlagt_67", "Reinnleggelser av pasienter 67 år og eldre "
-               "(nasjonal kvalitetsindikator)", "prosent", 1, share("quality")),
-    ]  # fmt: skip
+        if ratio.key == STANDARDISED_AFTER:
+            standardised = tuple(
+                standardised_cell(comp.catalog, c, comp.year) for c in comp.columns
+            )
+            rows.append(
+                KeyRow(
+                    STANDARDISED_KEY,
+                    ratio.label,
+                    "standardisert",
+                    1,
+                    standardised,
+                    STANDARDISED[0],
+                    _table_link(comp, STANDARDISED[0], period),
+                )
+            )
     return rows
-
-
-def round_half_up(value: Decimal | None, decimals: int) -> Decimal | None:
-    if value is None:
-        return None
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -474,33 +357,32 @@ class TertialRow:
     country_stays: Cell
 
 
-def tertial_rows(ind: YearIndicators, own: AreaColumn, country: AreaColumn) -> list[TertialRow]:
+_BY_KEY = {r.key: r for r in KEY_INDICATORS}
+
+
+def tertial_rows(comp: Comparison) -> list[TertialRow]:
+    """The tertials of the year and the two before it (those the catalogue has)."""
+    years = [y for y in sorted(comp.catalog.years) if y <= comp.year][-TREND_YEARS:]
+    contacts, stays = _BY_KEY["kontakter"], _BY_KEY["opphold"]
     rows = []
-    for (y, tertial), cells in sorted(ind.tertials.items()):
-
-        def cell(column: AreaColumn, measure: str, cells: Mapping[str, Any] = cells) -> Cell:
-            return publish(
-                _ratio(_sum(cells, column.members, measure),
-                       _sum(cells, column.members, "population"), 1000),
-                _sum(cells, column.members, f"{measure}_patients"),
-                ind.threshold,
-            )  # fmt: skip
-
-        rows.append(
-            TertialRow(
-                f"{y} {tertial}. tertial",
-                cell(own, "contacts"),
-                cell(own, "stays"),
-                cell(country, "contacts"),
-                cell(country, "stays"),
+    for y in years:
+        for tertial in (1, 2, 3):
+            period = f"{y}T{tertial}"
+            rows.append(
+                TertialRow(
+                    f"{y} {tertial}. tertial",
+                    ratio_cell(comp.catalog, contacts, comp.own, period),
+                    ratio_cell(comp.catalog, stays, comp.own, period),
+                    ratio_cell(comp.catalog, contacts, comp.country, period),
+                    ratio_cell(comp.catalog, stays, comp.country, period),
+                )
             )
-        )
     return rows
 
 
 @dataclass(frozen=True)
 class DiagnosisRow:
-    """Stays and bed days of one ICD-10 chapter (or block): the municipality and the country."""
+    """Somatic stays and bed days of one ICD-10 chapter (or block): municipality and country."""
 
     code: str
     label: str
@@ -511,88 +393,97 @@ class DiagnosisRow:
     country_stays_per_1000: Cell
 
 
-def diagnosis_rows(
-    ind: YearIndicators,
-    own: AreaColumn,
-    country: AreaColumn,
-    *,
-    level: str = "chapter",
-    limit: int = 10,
-) -> list[DiagnosisRow]:
-    """The groups with the most bed days among the municipality's residents (published ones).
+def _diagnosis_groups(cube: ProtectedCube, level: str) -> list[tuple[str, str, str]]:
+    """(cube code, shown code, label) of the chapters (``K<chapter>``) or of the blocks.
 
-    Groups whose patients are under the threshold are left out of the ranking (their size
-    would otherwise show through the order).
+    The chapters are the parts of the total's line (with ``ukjent``, the stays without a valid
+    diagnosis, which belongs to both levels); the blocks are the parts of the chapters' lines.
     """
-    groups = ind.chapters if level == "chapter" else ind.blocks
-    labels = ind.chapter_labels if level == "chapter" else ind.block_labels
-    t = ind.threshold
-    own_groups: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for member in own.members:
-        for group, counts in groups.get(member, {}).items():
-            for k, v in counts.items():
-                own_groups[group][k] += v
-    country_groups: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for member in country.members:
-        for group, counts in groups.get(member, {}).items():
-            for k, v in counts.items():
-                country_groups[group][k] += v
-    own_population = _sum(ind.residences, own.members, "population")
-    country_population = _sum(ind.residences, country.members, "population")
-    total_bed_days = sum(g["bed_days"] for g in own_groups.values())
-    published = {g: c for g, c in own_groups.items() if not 0 < c["patients"] < t}
-    ranked = sorted(published, key=lambda g: (-published[g]["bed_days"], g))[:limit]
+    dimension = cube.spec.dimension("diagnosis")
+    lines = dict(dimension.lines)
+    chapters = set(lines.get(dimension.total, ()))
+    out = []
+    for code, label in dimension.codes:
+        if code == dimension.total:
+            continue
+        chapter = code in chapters
+        if code == UNKNOWN_DIAGNOSIS or (level == "chapter") == chapter:
+            shown = code.removeprefix(CHAPTER_PREFIX) if chapter else code
+            out.append((code, shown, label.removeprefix(f"{code} ")))
+    return out
+
+
+def diagnosis_rows(
+    comp: Comparison, *, level: str = "chapter", limit: int = 10
+) -> list[DiagnosisRow]:
+    """The groups with the most bed days among the municipality's residents (table SD04).
+
+    Only published cells take part: a withheld group is left out of the ranking (its size would
+    otherwise show through the order).
+    """
+    catalog, year, period = comp.catalog, comp.year, str(comp.year)
+    cube = catalog.cube(DIAGNOSIS_TABLE)
+    own, country = comp.own.code or comp.code, COUNTRY
+    bed_days_total, reason = cube.published_value({"region": own, "period": period}, "liggedogn")
+    own_people = inhabitants(catalog, own, year)
+    country_people = inhabitants(catalog, country, year)
+    found: list[tuple[str, str, Decimal, Decimal, Cell]] = []
+    for code, shown, label in _diagnosis_groups(cube, level):
+        codes = {"region": own, "period": period, "diagnosis": code}
+        stays, withheld = cube.published_value(codes, "opphold")
+        bed_days, _ = cube.published_value(codes, "liggedogn")
+        if withheld is not None or stays is None or bed_days is None or not stays:
+            continue
+        national, national_withheld = cube.published_value(
+            {"region": country, "period": period, "diagnosis": code}, "opphold"
+        )
+        national_rate = (
+            Cell(None, SUPPRESSED)
+            if national_withheld is not None
+            else _divided(national, _decimal(country_people), 1000)
+        )
+        found.append((shown, label, stays, bed_days, national_rate))
+    found.sort(key=lambda g: (-g[3], g[0]))
     rows = []
-    for group in ranked:
-        counts = own_groups[group]
-        national = country_groups[group]
+    for shown, label, stays, bed_days, national_rate in found[:limit]:
+        share = (
+            Cell(None, SUPPRESSED)
+            if reason is not None
+            else _divided(bed_days, bed_days_total, 100)
+        )
         rows.append(
             DiagnosisRow(
-                group,
-                labels.get(group, "Ukjent eller ugyldig diagnose" if group == "ukjent" else group),
-                Cell(Decimal(counts["stays"])),
-                Cell(Decimal(counts["bed_days"])),
-                publish(_ratio(counts["bed_days"], total_bed_days, 100), counts["patients"], t),
-                publish(_ratio(counts["stays"], own_population, 1000), counts["patients"], t),
-                publish(
-                    _ratio(national["stays"], country_population, 1000), national["patients"], t
-                ),
+                shown,
+                label,
+                Cell(stays),
+                Cell(bed_days),
+                share,
+                _divided(stays, _decimal(own_people), 1000),
+                national_rate,
             )
         )
     return rows
 
 
-def comparison_columns(
-    ind: YearIndicators, code: str, name: str, peers: Sequence[PeerGroup]
-) -> list[AreaColumn]:
-    """The municipality, each of its peer groups, and the country (every residence)."""
-    columns = [AreaColumn("kommune", f"{name} ({code})", name, (code,))]
-    columns += [
-        AreaColumn(p.kind, p.label, PEER_SHORT.get(p.kind, p.label), tuple(p.members))
-        for p in peers
-    ]
-    columns.append(AreaColumn("landet", "Hele landet", "Landet", tuple(sorted(ind.residences))))
-    return columns
+# ----------------------------------------------------------------------------- the page
 
 
-def page_context(
-    ind: YearIndicators, code: str, name: str, peers: Sequence[PeerGroup]
-) -> dict[str, Any]:
+def page_context(comp: Comparison, name: str) -> dict[str, Any]:
     """Everything Min kommune's indicator sections show, charts and their tables."""
     from samhandling.web.charts import Series, bar_chart
 
-    columns = comparison_columns(ind, code, name, peers)
-    own, country = columns[0], columns[-1]
-    rows = key_rows(ind, columns)
+    columns = comp.columns
+    rows = key_rows(comp)
     by_key = {row.key: row for row in rows}
-    year = ind.year
+    year = comp.year
     stays_chart = bar_chart(
         "nokkel-chart",
-        f"Døgnopphold per 1 000 innbyggere {year}: {name}, sammenlignbare kommuner og landet",
+        f"Somatiske døgnopphold per 1 000 innbyggere {year}: {name}, sammenlignbare kommuner "
+        "og landet",
         [c.short for c in columns],
         [
-            Series("Rå rate", tuple(c.shown for c in by_key["opphold"].cells)),
-            Series("Standardisert", tuple(c.shown for c in by_key["opphold_std"].cells)),
+            Series("Rå rate", tuple(c.shown for c in by_key["somatikk"].cells)),
+            Series("Standardisert", tuple(c.shown for c in by_key[STANDARDISED_KEY].cells)),
         ],
         description="Rå og alders- og kjønnsstandardisert rate; tallene står i tabellen under.",
         decimals=1,
@@ -608,7 +499,7 @@ def page_context(
         description="Andel reinnleggelser etter begge definisjoner; tallene står i tabellen under.",
         decimals=1,
     )
-    trend = tertial_rows(ind, own, country)
+    trend = tertial_rows(comp)
     trend_chart = bar_chart(
         "tertial-chart",
         f"Døgnopphold per 1 000 innbyggere per tertial: {name} og landet",
@@ -621,12 +512,13 @@ def page_context(
         "under.",
         decimals=1,
     )
-    chapters = diagnosis_rows(ind, own, country, level="chapter")
-    blocks = diagnosis_rows(ind, own, country, level="block")
+    chapters = diagnosis_rows(comp, level="chapter")
+    blocks = diagnosis_rows(comp, level="block")
     diagnosis_chart = (
         bar_chart(
             "diagnose-chart",
-            f"Døgnopphold per 1 000 innbyggere etter diagnosekapittel {year}: {name} og landet",
+            f"Somatiske døgnopphold per 1 000 innbyggere etter diagnosekapittel {year}: {name} "
+            "og landet",
             [f"Kap. {r.code}" for r in chapters],
             [
                 Series(name, tuple(r.stays_per_1000.shown for r in chapters)),
@@ -639,6 +531,7 @@ def page_context(
         if chapters
         else None
     )
+    band = next((c for c in columns if c.code is None), None)
     return {
         "columns": columns,
         "key_rows": rows,
@@ -650,5 +543,9 @@ def page_context(
         "chapters": chapters,
         "blocks": blocks,
         "diagnosis_chart": diagnosis_chart,
-        "threshold": ind.threshold,
+        "threshold": comp.threshold,
+        "borders": comp.catalog.borders,
+        "code": comp.code,
+        "pooled": band,
+        "peer_year": comp.catalog.peer_year,
     }

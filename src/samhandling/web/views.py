@@ -59,18 +59,14 @@ from samhandling.web.maps import (
     stay_rate_map,
     stay_rates,
 )
-from samhandling.web.municipality import (
-    YearIndicators,
-    municipality_peers,
-    page_context,
-    year_indicators,
-)
+from samhandling.web.municipality import comparison, page_context
 from samhandling.web.security import (
     Principal,
     can_view_health_trust,
     can_view_line_items,
     can_view_municipality,
 )
+from samhandling.web.tables import catalog_job
 
 _MUNICIPALITY = re.compile(r"^\d{4}$")
 _ORGNR = re.compile(r"^\d{9}$")
@@ -263,10 +259,9 @@ def add_views(app: FastAPI) -> None:
                 _statement_job(portal, year, "municipality"),
                 job(portal, f"À-konto {year}", cofinancing_akonto, year),
             ]
-        indicators = job(portal, f"Nøkkeltall for alle kommuner {year}", year_indicators, year)
-        peers = job(
-            portal, f"Sammenlignbare kommuner for {name} {year}", municipality_peers, code, year
-        )
+        # The comparison reads the protected tables (shared with the table generator and the
+        # public statistics): built once per warehouse state, stored, then read.
+        tables = catalog_job(portal)
         started = time.monotonic()
         waiting = await_jobs(request, jobs, f"Min kommune: {name}")
         if waiting is not None:
@@ -274,11 +269,10 @@ def add_views(app: FastAPI) -> None:
         # The bills are shown as soon as they are ready; the comparison (a computation over
         # every municipality) fills in when it is done, the page reloading itself meanwhile.
         remaining = max(0.0, portal.wait_seconds - (time.monotonic() - started))
-        comparison = [indicators, peers]
-        if portal.computations.wait(comparison, remaining):
-            context.update(_indicator_context(indicators, peers, code, name))
+        if portal.computations.wait([tables], remaining):
+            context.update(_indicator_context(tables, code, name, year, has_cof))
         else:
-            context["indicators_pending"] = comparison
+            context["indicators_pending"] = [tables]
         stats = _rows(jobs[1].result(), municipality=code)
         context["dr_stats"] = stats[0] if stats else None
         invoices = _rows(jobs[0].result(), paying_municipality=code)
@@ -569,22 +563,14 @@ def add_views(app: FastAPI) -> None:
 
 
 def _indicator_context(
-    indicators: Computation, peers: Computation, code: str, name: str
+    tables: Computation, code: str, name: str, year: int, cofinancing: bool
 ) -> dict[str, Any]:
     """Min kommune's comparison with peers and the country (see :mod:`.municipality`)."""
     try:
-        ind: YearIndicators = indicators.result()
+        compared = comparison(tables.result(), code, name, year, cofinancing=cofinancing)
     except SamhandlingError as exc:
         return {"indicator_error": str(exc)}
-    if code not in ind.residences:
-        return {"indicator_error": f"Kommunenummer {code} hadde ingen innbyggere i {ind.year}."}
-    try:
-        groups = peers.result()
-        error = ""
-    except SamhandlingError as exc:
-        # The comparison with the country still stands without peers.
-        groups, error = [], str(exc)
-    return {"ind": page_context(ind, code, name, groups), "peer_error": error}
+    return {"ind": page_context(compared, name)}
 
 
 def _require_line_access(principal: Principal, municipality: str, health_trust: str) -> None:
