@@ -23,12 +23,15 @@ are the rule tables ``indicators.discharge_destinations`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from samhandling.contract import CARE_LEVELS, DISCHARGED_TO, SECTORS
@@ -39,7 +42,14 @@ from samhandling.indicators.payments import PAYMENT_FACTS, register_payment_fact
 from samhandling.indicators.peers import PeerGroup
 from samhandling.indicators.readmission import READMISSION_FACTS, register_readmission_facts
 from samhandling.rules import RuleSet
-from samhandling.tables.cube import CubeSpec, DerivedMeasure, Measure, ProtectedCube, build_cube
+from samhandling.tables.cube import (
+    CountedCube,
+    CubeSpec,
+    DerivedMeasure,
+    Measure,
+    ProtectedCube,
+    counted_cube,
+)
 from samhandling.tables.dimensions import (
     TOTAL,
     Dimension,
@@ -50,17 +60,28 @@ from samhandling.tables.dimensions import (
     region_dimension,
     sex_dimension,
 )
-from samhandling.tables.disclosure import disclosure_threshold
-from samhandling.tables.standardised import build_standardised_cube, standardised_spec
+from samhandling.tables.disclosure import PUBLISHED, disclosure_threshold
+from samhandling.tables.standardised import (
+    attach_standardised_rates,
+    counting_spec,
+    standardised_spec,
+)
 
 __all__ = [
+    "CATALOG_LINKS",
     "CHAPTER_PREFIX",
     "UNKNOWN_DIAGNOSIS",
     "Catalog",
+    "LinkedCells",
+    "LinkedView",
     "build_catalog",
     "catalog_specs",
     "destination_dimension",
     "diagnosis_dimension",
+    "link_pairs",
+    "link_protection",
+    "link_weights",
+    "linked_rows",
 ]
 
 SECTOR_LABELS = {
@@ -451,6 +472,156 @@ def catalog_specs(
     ]
 
 
+# ----------------------------------------------------------------------------- linked tables
+
+
+@dataclass(frozen=True)
+class LinkedView:
+    """One table's cells of a :class:`LinkedCells`: the codes of its other variables (the rest
+    at their totals) and its names of the group's measures (``None``: it does not publish one)."""
+
+    table: str
+    at: tuple[tuple[str, str], ...]
+    measures: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class LinkedCells:
+    """Cells that several tables publish (linked tables): for every region and period code the
+    tables share, each view's cell counts the same facts, so its ``measures`` are the same
+    numbers (``tests/test_linked_tables.py`` checks that cell by cell)."""
+
+    label: str
+    measures: tuple[str, ...]
+    views: tuple[LinkedView, ...]
+
+
+_ACTIVITY = (*(m.id for m in (CONTACTS, STAYS, DAY, OUTPATIENT, BED_DAYS)), "pasienter")
+_STAYS = ("opphold", "liggedogn", "pasienter")
+# SD06 and SD08 count other facts; SD07 only stays with a discharge-ready date.
+CATALOG_LINKS = (
+    LinkedCells(
+        "somatikk",
+        _ACTIVITY,
+        (
+            LinkedView("SD01", (("sector", "somatic"),), _ACTIVITY),
+            LinkedView("SD02", (), _ACTIVITY),
+            LinkedView("SD04", (), _ACTIVITY),
+        ),
+    ),
+    LinkedCells(
+        "somatiske døgnopphold",
+        _STAYS,
+        (
+            LinkedView("SD01", (("sector", "somatic"), ("care_level", "inpatient")), _STAYS),
+            LinkedView("SD03", (), _STAYS),
+            LinkedView("SD05", (), _STAYS),
+            LinkedView("SD09", (), ("opphold", None, "pasienter")),
+        ),
+    ),
+)
+SHARED = ("region", "period")
+STANDARDISED_TABLE = "SD09"  # counted and protected as its stays; rates attached after
+IntArray = npt.NDArray[np.int64]
+
+
+def linked_rows(
+    cells: pa.Table, spec: CubeSpec, at: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(region, period) → row of ``cells`` for the cells of a link's side (``at``, totals)."""
+    fixed = dict(at)
+    mask = np.ones(cells.num_rows, dtype=bool)
+    for d in spec.dimensions:
+        if d.id in SHARED:
+            continue
+        code = fixed.get(d.id, d.total)
+        mask &= np.asarray(cells[d.id].cast(pa.string()).to_pylist(), dtype=object) == code
+    rows = np.flatnonzero(mask)
+    regions = cells["region"].cast(pa.string()).take(rows).to_pylist()
+    periods = cells["period"].cast(pa.string()).take(rows).to_pylist()
+    return {
+        (str(r), str(p)): int(i) for r, p, i in zip(regions, periods, rows.tolist(), strict=True)
+    }
+
+
+def link_pairs(
+    counted: Mapping[str, CountedCube], links: Sequence[LinkedCells]
+) -> list[tuple[str, IntArray, str, IntArray]]:
+    """(table, rows, other table, rows) of the common cells of every two views of each link."""
+    pairs: list[tuple[str, IntArray, str, IntArray]] = []
+    for link in links:
+        views = [v for v in link.views if v.table in counted]
+        found = {
+            v.table: linked_rows(counted[v.table].cells, counted[v.table].spec, v.at) for v in views
+        }
+        for first, second in itertools.combinations(views, 2):
+            rows_a, rows_b = found[first.table], found[second.table]
+            common = sorted(rows_a.keys() & rows_b.keys())
+            pairs.append(
+                (
+                    first.table,
+                    np.array([rows_a[k] for k in common], dtype=np.int64),
+                    second.table,
+                    np.array([rows_b[k] for k in common], dtype=np.int64),
+                )
+            )
+    return pairs
+
+
+def link_weights(
+    counted: Mapping[str, CountedCube], links: Sequence[LinkedCells] = CATALOG_LINKS
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per table, what hiding each cell costs relative to an unlinked one: the number of tables
+    that publish it (hidden in one, it is hidden in all), so protection prefers other cells."""
+    weights = {t: np.ones(c.cells.num_rows) for t, c in counted.items()}
+    for link in links:
+        views = [v for v in link.views if v.table in counted]
+        found = [linked_rows(counted[v.table].cells, counted[v.table].spec, v.at) for v in views]
+        for v, rows in zip(views, found, strict=True):
+            for key, row in rows.items():
+                weights[v.table][row] += sum(key in other for other in found if other is not rows)
+    return weights
+
+
+def link_protection(
+    counted: Mapping[str, CountedCube],
+    threshold: int,
+    links: Sequence[LinkedCells] = CATALOG_LINKS,
+    on_round: Callable[[int, Sequence[str]], None] | None = None,
+) -> int:
+    """Make linked tables withhold the same cells; the number of rounds it took.
+
+    A cell that one table withholds and another publishes would give the first table's
+    protection away. Each such cell is forced hidden in the tables that publish it, which then
+    protect it like a primary cell (new secondary cells, perhaps more common cells hidden); the
+    rounds go on until no common cell is published in one table and withheld in another. Hidden
+    cells only grow, so it ends. Like tau-ARGUS's modular method for linked tables, each table
+    is then safe on its own lines with the common cells consistent; the attacker's intervals
+    are not proven for all tables' lines at once.
+    """
+    pairs = link_pairs(counted, links)
+    forced = {t: np.zeros(c.cells.num_rows, dtype=bool) for t, c in counted.items()}
+    rounds = 0
+    while True:
+        grown: set[str] = set()
+        for a, at_a, b, at_b in pairs:
+            hidden = (counted[a].reasons[at_a] != PUBLISHED) | (
+                counted[b].reasons[at_b] != PUBLISHED
+            )
+            for table, at in ((a, at_a), (b, at_b)):
+                new = at[hidden & (counted[table].reasons[at] == PUBLISHED)]
+                if len(new):
+                    forced[table][new] = True
+                    grown.add(table)
+        if not grown:
+            return rounds
+        rounds += 1
+        if on_round:
+            on_round(rounds, sorted(grown))
+        for table in sorted(grown):
+            counted[table].protect(threshold, forced[table])
+
+
 @dataclass
 class Catalog:
     """The protected cubes of one warehouse state, by table id.
@@ -493,15 +664,6 @@ def _data_years(engine: Engine) -> list[int]:
     got = engine.query("SELECT DISTINCT year FROM contact_facts ORDER BY year")
     found: list[Any] = got["year"].to_pylist()
     return [int(y) for y in found]
-
-
-def build_standardised_cube_for(rules: RuleSet) -> Callable[..., ProtectedCube]:
-    """:func:`build_cube`'s signature for SD09, whose rates need the rules."""
-
-    def build(engine: Engine, spec: CubeSpec, **options: Any) -> ProtectedCube:
-        return build_standardised_cube(engine, rules, spec, **options)
-
-    return build
 
 
 def _districts(engine: Engine) -> list[tuple[str, str, str]]:
@@ -577,27 +739,43 @@ def build_catalog(
         register_payment_facts(engine, rules, borders=borders)
     if READMISSION_FACTS in facts:
         register_readmission_facts(engine, rules)
-    cubes: dict[str, ProtectedCube] = {}
+    counted: dict[str, CountedCube] = {}
     with progress() as bar:
-        task = bar.add_task("Bygger og prikker tabeller", total=len(specs))
+        task = bar.add_task("Bygger og prikker tabeller", total=2 * len(specs) + 1)
         for spec in specs:
-            build = build_standardised_cube_for(rules) if spec.id == "SD09" else build_cube
 
             def step(done: int, steps: int, table: str = spec.id) -> None:
-                bar.update(task, description=f"Bygger og prikker tabell {table} ({done}/{steps})")
+                bar.update(task, description=f"Teller tabell {table} ({done}/{steps})")
                 if on_progress:
                     on_progress(table, done, steps)
 
-            cube = build(
-                engine,
-                spec,
-                threshold=threshold,
-                rule_version=version,
-                borders=borders,
-                built=built,
-                on_step=step,
-            )
-            cubes[spec.id] = cube
+            counting = counting_spec(spec) if spec.id == STANDARDISED_TABLE else spec
+            counted[spec.id] = counted_cube(engine, counting, step)
             bar.advance(task)
+        for table, weights in link_weights(counted).items():
+            counted[table].weights = weights
+        for table, one in counted.items():
+            bar.update(task, description=f"Prikker tabell {table}")
+            one.protect(threshold)
+            if on_progress:
+                on_progress(table, 1, 1)
+            bar.advance(task)
+
+        def linking(round_: int, tables: Sequence[str]) -> None:
+            names = ", ".join(tables)
+            bar.update(task, description=f"Samordner prikkingen, runde {round_} ({names})")
+            if on_progress:
+                on_progress(f"samordning {names}", round_, round_)
+
+        link_protection(counted, threshold, on_round=linking)
+        bar.advance(task)
+    cubes: dict[str, ProtectedCube] = {}
+    for spec in specs:
+        cube = counted[spec.id].finish(
+            engine, threshold=threshold, rule_version=version, borders=borders, built=built
+        )
+        if spec.id == STANDARDISED_TABLE:
+            cube = attach_standardised_rates(engine, rules, spec, cube)
+        cubes[spec.id] = cube
     peers, peer_year = _peer_index(engine, rules, borders, years)
     return Catalog(cubes, borders, peers, peer_year, years=years, districts=districts)

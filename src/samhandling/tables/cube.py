@@ -34,7 +34,7 @@ from samhandling.errors import SamhandlingError
 from samhandling.indicators.facts import residence_map
 from samhandling.tables.dimensions import Dimension
 from samhandling.tables.disclosure import PUBLISHED, REASON_NAMES
-from samhandling.tables.hypercube import Axis, protect_hypercubes
+from samhandling.tables.hypercube import Axis, Protection, hypercube_protection
 
 __all__ = [
     "CONTENTS",
@@ -691,6 +691,88 @@ def _coordinates(spec: CubeSpec, cells: pa.Table) -> npt.NDArray[np.int64]:
     return out
 
 
+@dataclass
+class CountedCube:
+    """A cube counted from the facts, protected in one or more steps.
+
+    :meth:`protect` may be called again with ``forced`` cells (a linked table withholds the same
+    cells, :func:`samhandling.tables.catalog.link_protection`): the hidden cells only grow.
+    """
+
+    spec: CubeSpec
+    cells: pa.Table
+    protection: Protection | None = None
+    # What hiding each cell costs, relative (None: 1 each); see hypercube_protection.
+    weights: npt.NDArray[np.float64] | None = None
+
+    def protect(self, threshold: int, forced: npt.NDArray[np.bool_] | None = None) -> None:
+        additive = {
+            m.id: np.asarray(self.cells[m.id].to_pylist(), dtype=np.float64)
+            for m in self.spec.measures
+        }
+        patients = np.asarray(self.cells["pasienter"].to_pylist(), dtype=np.int64)
+        self.protection = hypercube_protection(
+            _coordinates(self.spec, self.cells),
+            _axes(self.spec),
+            patients,
+            additive,
+            threshold,
+            before=self.protection,
+            forced=forced,
+            weights=self.weights,
+        )
+
+    @property
+    def reasons(self) -> npt.NDArray[np.int8]:
+        if self.protection is None:
+            raise TableError(f"Tabell {self.spec.id} er ikke prikket ennå")
+        return self.protection.reasons
+
+    def finish(
+        self,
+        engine: Engine,
+        *,
+        threshold: int,
+        rule_version: str,
+        borders: int,
+        built: str | None = None,
+    ) -> ProtectedCube:
+        """The protected cube: the counted cells with their reasons and the population."""
+        spec = self.spec
+        cast: list[pa.Field[Any]] = [pa.field(d.id, pa.string()) for d in spec.dimensions]
+        cast += [pa.field(m.id, pa.int64()) for m in spec.measures]
+        cast.append(pa.field("pasienter", pa.int64()))
+        cells = self.cells.select([f.name for f in cast]).cast(pa.schema(cast))
+        cells = cells.append_column("reason", pa.array(self.reasons, pa.int8()))
+        stamp = built or datetime.now().astimezone().replace(microsecond=0).isoformat()
+        return ProtectedCube(
+            spec,
+            cells,
+            _population_lookup(engine, spec, borders),
+            threshold,
+            rule_version,
+            stamp,
+        )
+
+
+def counted_cube(
+    engine: Engine,
+    spec: CubeSpec,
+    on_step: Callable[[int, int], None] | None = None,
+) -> CountedCube:
+    """Count the cube from the facts on ``engine`` (not protected yet).
+
+    ``on_step(done, steps)`` is told each counting query; ``steps`` counts one more, the
+    protection.
+    """
+
+    def counting(done: int, total: int) -> None:
+        if on_step:
+            on_step(done, total + 1)
+
+    return CountedCube(spec, count_cube(engine, spec, counting))
+
+
 def build_cube(
     engine: Engine,
     spec: CubeSpec,
@@ -705,34 +787,19 @@ def build_cube(
 
     ``on_step(done, steps)`` is told each counting query and the protection (the last step).
     """
-    steps = [0]
+    steps = [1]
 
     def counting(done: int, total: int) -> None:
-        steps[0] = total + 1  # and one more: protecting
+        steps[0] = total
         if on_step:
-            on_step(done, steps[0])
+            on_step(done, total)
 
-    cells = count_cube(engine, spec, counting)
-    additive = {m.id: np.asarray(cells[m.id].to_pylist(), dtype=np.float64) for m in spec.measures}
-    patients = np.asarray(cells["pasienter"].to_pylist(), dtype=np.int64)
-    reasons = protect_hypercubes(
-        _coordinates(spec, cells), _axes(spec), patients, additive, threshold
-    )
+    counted = counted_cube(engine, spec, counting)
+    counted.protect(threshold)
     if on_step:
         on_step(steps[0], steps[0])
-    cast: list[pa.Field[Any]] = [pa.field(d.id, pa.string()) for d in spec.dimensions]
-    cast += [pa.field(m.id, pa.int64()) for m in spec.measures]
-    cast.append(pa.field("pasienter", pa.int64()))
-    cells = cells.select([f.name for f in cast]).cast(pa.schema(cast))
-    cells = cells.append_column("reason", pa.array(reasons, pa.int8()))
-    stamp = built or datetime.now().astimezone().replace(microsecond=0).isoformat()
-    return ProtectedCube(
-        spec,
-        cells,
-        _population_lookup(engine, spec, borders),
-        threshold,
-        rule_version,
-        stamp,
+    return counted.finish(
+        engine, threshold=threshold, rule_version=rule_version, borders=borders, built=built
     )
 
 

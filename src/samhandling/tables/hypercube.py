@@ -182,6 +182,16 @@ class _Candidates:
         )
 
 
+@dataclass(frozen=True)
+class Protection:
+    """A protected cube's state: the reason per cell and, per measure (rows) and cell, the width
+    of the interval that hidden certificates prove (0: none). More cells can be protected later
+    (:func:`hypercube_protection` with ``before``) without searching again for those done."""
+
+    reasons: npt.NDArray[np.int8]
+    proven: FloatArray
+
+
 def protect_hypercubes(
     coords: IntArray,
     axes: Sequence[Axis],
@@ -203,39 +213,95 @@ def protect_hypercubes(
     that no line links, and each part is protected on its own (the same result as protecting
     the whole, with smaller arrays), on up to ``workers`` processes (default: the CPUs).
     """
+    return hypercube_protection(
+        coords, axes, patients, measures, threshold, workers=workers
+    ).reasons
+
+
+def hypercube_protection(
+    coords: IntArray,
+    axes: Sequence[Axis],
+    patients: npt.ArrayLike,
+    measures: Mapping[str, npt.ArrayLike],
+    threshold: int,
+    *,
+    before: Protection | None = None,
+    forced: npt.NDArray[np.bool_] | None = None,
+    weights: npt.ArrayLike | None = None,
+    workers: int | None = None,
+) -> Protection:
+    """:func:`protect_hypercubes` with its state, continuing ``before`` and hiding ``forced``.
+
+    ``forced`` cells must be hidden whatever their patients (a linked table hides the same
+    cell): each is hidden (``SECONDARY`` when it was published) and protected like a primary
+    cell, with a certificate of its own. Cells hidden ``before`` stay hidden and the intervals
+    proven before still count, so only what is new is searched: the hidden cells only grow.
+    ``weights`` multiply what hiding each cell costs in the choice (a cell that other tables
+    publish too is hidden in all of them: weight = the number of tables).
+    """
     coords = np.asarray(coords, dtype=np.int64)
     pat = np.asarray(patients, dtype=np.int64)
     values = [np.asarray(v, dtype=np.float64) for v in measures.values()]
     if not values:
         raise ValueError("protect_hypercubes needs at least one additive measure")
+    n = len(pat)
+    hidden = None if before is None else before.reasons
+    proven = np.zeros((len(values), n)) if before is None else before.proven
+    must = np.zeros(n, dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    weight = None if weights is None else np.asarray(weights, dtype=np.float64)
     parts = _parts(coords, axes)
     if len(parts) == 1:
-        return _protect(coords, axes, pat, values, threshold)
+        return _protect(
+            _Part(coords, list(axes), pat, values, threshold, hidden, proven, must, weight)
+        )
     jobs = []
     for cells, part_axes, recode in parts:
         part_coords = np.stack([recode[j][coords[cells, j]] for j in range(len(axes))], axis=1)
-        jobs.append((part_coords, part_axes, pat[cells], [v[cells] for v in values], threshold))
-    reasons = np.zeros(len(pat), dtype=np.int8)
+        jobs.append(
+            _Part(
+                part_coords,
+                part_axes,
+                pat[cells],
+                [v[cells] for v in values],
+                threshold,
+                None if hidden is None else hidden[cells],
+                proven[:, cells],
+                must[cells],
+                None if weight is None else weight[cells],
+            )
+        )
+    reasons = np.zeros(n, dtype=np.int8)
+    widths = np.zeros((len(values), n))
     many = workers if workers is not None else (os.cpu_count() or 1)
-    if many > 1 and len(pat) >= PARALLEL_FROM_CELLS:
+    if many > 1 and n >= PARALLEL_FROM_CELLS:
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
         try:
             with ProcessPoolExecutor(min(many, len(jobs)), mp_context=context) as pool:
-                results = list(pool.map(_protect_job, jobs))
+                results = list(pool.map(_protect, jobs))
         except BrokenProcessPool:
             # A worker could not start (a script without a ``__main__`` guard): same result here.
-            results = [_protect_job(job) for job in jobs]
+            results = [_protect(job) for job in jobs]
     else:
-        results = [_protect_job(job) for job in jobs]
-    for (cells, _axes, _recode), part_reasons in zip(parts, results, strict=True):
-        reasons[cells] = part_reasons
-    return reasons
+        results = [_protect(job) for job in jobs]
+    for (cells, _axes, _recode), part in zip(parts, results, strict=True):
+        reasons[cells] = part.reasons
+        widths[:, cells] = part.proven
+    return Protection(reasons, widths)
 
 
-def _protect_job(
-    job: tuple[IntArray, Sequence[Axis], IntArray, list[FloatArray], int],
-) -> npt.NDArray[np.int8]:
-    return _protect(*job)
+@dataclass(frozen=True)
+class _Part:
+    """One part of a cube to protect (see :func:`hypercube_protection`): picklable for workers."""
+
+    coords: IntArray
+    axes: Sequence[Axis]
+    pat: IntArray
+    values: list[FloatArray]
+    threshold: int
+    hidden: npt.NDArray[np.int8] | None
+    proven: FloatArray
+    forced: npt.NDArray[np.bool_]
+    weights: FloatArray | None = None
 
 
 def _components(axis: Axis) -> list[list[int]]:
@@ -300,19 +366,26 @@ def _atom_sizes(axis: Axis, codes: IntArray, value: FloatArray) -> FloatArray:
     return np.array([min(per_code[c] for c in atom) for atom in axis.atoms], dtype=np.float64)
 
 
-def _protect(
-    coords: IntArray,
-    axes: Sequence[Axis],
-    pat: IntArray,
-    values: list[FloatArray],
-    threshold: int,
-) -> npt.NDArray[np.int8]:
-    """:func:`protect_hypercubes` of one part."""
+def _protect(job: _Part) -> Protection:
+    """:func:`hypercube_protection` of one part."""
+    coords, axes, pat, values, threshold = (
+        job.coords,
+        job.axes,
+        job.pat,
+        job.values,
+        job.threshold,
+    )
+    hidden, proven, forced = job.hidden, job.proven, job.forced
     n = len(pat)
     reasons = np.zeros(n, dtype=np.int8)
     reasons[(pat >= 1) & (pat < threshold)] = PRIMARY
-    if n == 0 or not np.any(reasons):
-        return reasons
+    if hidden is not None:
+        kept = (hidden != PUBLISHED) & (reasons == PUBLISHED)
+        reasons[kept] = hidden[kept]
+    reasons[forced & (reasons == PUBLISHED)] = SECONDARY
+    to_protect = (reasons == PRIMARY) | forced
+    if n == 0 or not np.any(to_protect):
+        return Protection(reasons, proven.copy())
     sizes = np.array([len(a.codes) for a in axes], dtype=np.int64)
     strides = np.ones(len(axes), dtype=np.int64)
     for j in range(len(axes) - 2, -1, -1):
@@ -320,7 +393,10 @@ def _protect(
     keys = coords @ strides
     lookup = _Lookup(keys, int(np.prod(sizes)))
     search = _Search(keys, strides, lookup, reasons, values, threshold)
-    primaries = np.flatnonzero(reasons == PRIMARY)
+    search.proven = [row.copy() for row in proven]
+    if job.weights is not None:
+        search.cost = search.cost * job.weights
+    primaries = np.flatnonzero(to_protect)
     stacks = [
         _Stack.of(
             axis,
@@ -385,7 +461,7 @@ def _protect(
                 )
                 found = (0.0, corners, np.ones(len(corners)))
             search.accept(found[1], found[2])
-    return reasons
+    return Protection(reasons, np.array(search.proven).reshape(len(values), n))
 
 
 @dataclass(frozen=True)
@@ -492,9 +568,12 @@ class _Search:
     threshold: int
     # Per measure and cell, the widest interval a hidden certificate proves (0: none yet).
     proven: list[FloatArray] = field(default_factory=list)
+    # What hiding each cell costs: its first measure + 1 (so zeros count), times its weight.
+    cost: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         self.proven = [np.zeros(len(self.keys)) for _ in self.values]
+        self.cost = self.values[0] + 1.0
 
     def protected(self, cells: IntArray) -> npt.NDArray[np.bool_]:
         """Whether each cell already has a wide enough interval in every measure it needs."""
@@ -542,7 +621,7 @@ class _Search:
             exists = stack.real & np.all((found >= 0) | ~used, axis=2)
             safe = np.maximum(found, 0)
             fresh = used & (found >= 0) & (self.reasons[safe] == PUBLISHED)
-            cost = np.where(fresh, self.values[0][safe] + 1.0, 0.0).sum(axis=2)
+            cost = np.where(fresh, self.cost[safe], 0.0).sum(axis=2)
             index = np.broadcast_to(np.arange(exists.shape[1]), exists.shape)
             # A pair's "-" cells on the line are "-" corners of every hypercube built with it,
             # and the "+" corners are at most the cell itself: a partner that cannot make up
@@ -654,9 +733,7 @@ class _Search:
             fresh = used & (self.reasons[safe] == PUBLISHED)
             # Information loss: the values hidden anew (+1 each, so zeros count); then how many.
             n_fresh = fresh.sum(axis=2)
-            loss = np.where(
-                valid, np.where(fresh, self.values[0][safe] + 1.0, 0.0).sum(axis=2), np.inf
-            )
+            loss = np.where(valid, np.where(fresh, self.cost[safe], 0.0).sum(axis=2), np.inf)
             index = np.broadcast_to(np.arange(loss.shape[1]), loss.shape)
             pick = np.lexsort((index, n_fresh, loss))[:, 0]
             for r, i in enumerate(active.tolist()):
@@ -692,7 +769,7 @@ class _Search:
             found, signs, exists = self.corners(cells, chosen)
             safe = np.maximum(found[0], 0)
             fresh = (signs[0] != 0) & (self.reasons[safe] == PUBLISHED)
-            losses = np.where(fresh, self.values[0][safe] + 1.0, 0.0).sum(axis=1)
+            losses = np.where(fresh, self.cost[safe], 0.0).sum(axis=1)
             for p in np.flatnonzero(exists[0]).tolist():
                 used = signs[0, p] != 0
                 pool.append((float(losses[p]), len(pool), found[0, p][used], signs[0, p][used]))
@@ -712,7 +789,7 @@ class _Search:
                 hidden = np.array([c for c, y in total.items() if y != 0], dtype=np.int64)
                 coef = np.array([total[c] / count for c in hidden.tolist()], dtype=np.float64)
                 fresh = hidden[self.reasons[hidden] == PUBLISHED]
-                return float((self.values[0][fresh] + 1.0).sum()), hidden, coef
+                return float(self.cost[fresh].sum()), hidden, coef
             if count >= COMBINED_MAX:
                 break
         return None

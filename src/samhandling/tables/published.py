@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 # Bump when the files or the meaning of a cube change: older folders are then rebuilt.
-CATALOG_FORMAT = 2
+CATALOG_FORMAT = 3
 TABLES = "tables"
 MANIFEST = "manifest.json"
 

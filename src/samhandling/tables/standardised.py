@@ -30,7 +30,14 @@ from samhandling.rules import RuleSet
 from samhandling.tables.cube import NOT_SQL, CubeSpec, Measure, ProtectedCube, build_cube
 from samhandling.tables.dimensions import COUNTRY, Dimension
 
-__all__ = ["RATE_MEASURES", "SOMATIC_STAYS", "build_standardised_cube", "standardised_spec"]
+__all__ = [
+    "RATE_MEASURES",
+    "SOMATIC_STAYS",
+    "attach_standardised_rates",
+    "build_standardised_cube",
+    "counting_spec",
+    "standardised_spec",
+]
 
 SOMATIC_STAYS = "f.sector = 'somatic' AND f.is_stay = 1"
 # Computed outside SQL (see the module docstring): ``sql`` names where the value comes from.
@@ -118,16 +125,29 @@ def build_standardised_cube(
     on_step: Callable[[int, int], None] | None = None,
 ) -> ProtectedCube:
     """Count and protect the stays of ``spec``, then attach the standardised rates."""
-    counting = dataclasses.replace(spec, measures=(_STAYS,))
     protected = build_cube(
         engine,
-        counting,
+        counting_spec(spec),
         threshold=threshold,
         rule_version=rule_version,
         borders=borders,
         built=built,
         on_step=on_step,
     )
+    return attach_standardised_rates(engine, rules, spec, protected)
+
+
+def counting_spec(spec: CubeSpec) -> CubeSpec:
+    """What disclosure control counts and protects of SD09: the stays alone."""
+    return dataclasses.replace(spec, measures=(_STAYS,))
+
+
+def attach_standardised_rates(
+    engine: Engine, rules: RuleSet, spec: CubeSpec, protected: ProtectedCube
+) -> ProtectedCube:
+    """SD09: the protected stays of :func:`counting_spec` with the rates of every published
+    municipality and the country attached (a withheld cell hides every measure)."""
+    threshold, rule_version = protected.threshold, protected.rule_version
     rates: dict[tuple[str, str], tuple[float | None, ...]] = {}
     where = SOMATIC_STAYS.replace("f.is_stay = 1", "TRUE")
     for year_code, _ in spec.dimension("period").codes:
