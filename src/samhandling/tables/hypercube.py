@@ -46,9 +46,11 @@ Validity never depends on which cells are hidden, only the cost does, so batchin
 pattern slightly larger than one-by-one choice, never unsafe.
 
 Secondary cells (hidden only to protect others) describe at least ``threshold`` patients and need
-no protection interval of their own. The method is sound but not minimal: it may hide more cells
-than an exact optimisation would. ``tests/test_disclosure.py`` checks every result with an
-independent LP attacker over the whole cube.
+no protection interval of their own, except cells *forced* hidden because a linked table withholds
+them (:func:`hypercube_protection`, used by :func:`samhandling.tables.catalog.link_protection`):
+those get a certificate of their own, like primary cells. The method is sound but not minimal:
+it may hide more cells than an exact optimisation would. ``tests/test_disclosure.py`` checks every
+result with an independent LP attacker over the whole cube.
 """
 
 from __future__ import annotations
