@@ -26,6 +26,7 @@ from samhandling.synth import generate
 from samhandling.synth.commands import parse_years
 from samhandling.tables.catalog import (
     CATALOG_LINKS,
+    LINKED_CELL_WEIGHT,
     STANDARDISED_TABLE,
     _data_years,
     _districts,
@@ -59,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--borders", type=int, default=2024)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--warehouse", type=Path, help="an ingested warehouse to use instead")
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        default=[LINKED_CELL_WEIGHT],
+        help="link_weights(per_table=...) of the shipped runs (one run each)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-linking-") as scratch:
         engine = DuckDBEngine()
@@ -84,25 +92,27 @@ def main(argv: list[str] | None = None) -> int:
             counting = counting_spec(spec) if spec.id == STANDARDISED_TABLE else spec
             counted[spec.id] = counted_cube(engine, counting)
             print(f"{spec.id}: {counted[spec.id].cells.num_rows} cells counted")
-        seconds: dict[str, dict[str, float]] = {"baseline": {}, "shipped": {}}
+        names = ["baseline", *[f"weight {w:g}" for w in args.weights]]
+        seconds: dict[str, dict[str, float]] = {name: {} for name in names}
         runs: dict[str, dict[str, CountedCube]] = {}
-        for name in ("baseline", "shipped"):
+        for name in names:
             cubes = {t: CountedCube(c.spec, c.cells) for t, c in counted.items()}
-            if name == "shipped":
-                for table, weights in link_weights(cubes).items():
+            if name != "baseline":
+                per_table = args.weights[names.index(name) - 1]
+                for table, weights in link_weights(cubes, per_table=per_table).items():
                     cubes[table].weights = weights
             for table, cube in cubes.items():
                 started = time.perf_counter()
                 cube.protect(threshold)
                 seconds[name][table] = time.perf_counter() - started
-            if name == "shipped":
+            if name != "baseline":
                 started = time.perf_counter()
                 rounds = link_protection(cubes, threshold)
                 seconds[name]["linking"] = time.perf_counter() - started
-                print(f"linking: {rounds} rounds in {seconds[name]['linking']:.1f} s")
+                print(f"{name}: linked in {rounds} rounds, {seconds[name]['linking']:.1f} s")
             runs[name] = cubes
         for table in counted:
-            rows = {}
+            rows: dict[str, tuple[float, int, float]] = {}
             for name, cubes in runs.items():
                 cube = cubes[table]
                 hidden = cube.reasons != PUBLISHED
@@ -114,20 +124,20 @@ def main(argv: list[str] | None = None) -> int:
                     int(np.count_nonzero(hidden)),
                     float(first[hidden].sum()),
                 )
-            base, ship = rows["baseline"], rows["shipped"]
-            ratios = " ".join(f"{b and a / b:.2f}" for a, b in zip(ship, base, strict=True))
+            base = rows["baseline"]
+            for name, row in rows.items():
+                ratios = " ".join(f"{b and a / b:.2f}" for a, b in zip(row, base, strict=True))
+                print(
+                    f"{table} {name:12s} {row[0]:7.1f} s  hidden {row[1]:8d}  value "
+                    f"{row[2]:15,.0f}  ratios (time cells value): {ratios}"
+                )
+        for name in names:
+            total = sum(seconds[name].values())
             print(
-                f"{table}: baseline {base[0]:7.1f} s hidden {base[1]:8d} value {base[2]:14,.0f}"
-                f" | shipped {ship[0]:7.1f} s hidden {ship[1]:8d} value {ship[2]:14,.0f}"
-                f" | ratios (time cells value): {ratios}"
+                f"all {name}: {total:.1f} s (×{total / sum(seconds['baseline'].values()):.2f}); "
+                f"common cells published in one table and withheld in another: "
+                f"{_inconsistent(runs[name])}"
             )
-        total = {n: sum(s.values()) for n, s in seconds.items()}
-        print(
-            f"all: baseline {total['baseline']:.1f} s, shipped {total['shipped']:.1f} s "
-            f"(×{total['shipped'] / total['baseline']:.2f}); common cells published in one "
-            f"table and withheld in another: baseline {_inconsistent(runs['baseline'])}, "
-            f"shipped {_inconsistent(runs['shipped'])}"
-        )
     return 0
 
 

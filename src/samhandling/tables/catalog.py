@@ -521,6 +521,9 @@ CATALOG_LINKS = (
     ),
 )
 SHARED = ("region", "period")
+# What hiding a cell that another table publishes too costs, per such table, relative to an
+# unlinked cell (see link_weights; measured in docs/performance.md, "Linked tables").
+LINKED_CELL_WEIGHT = 1.0
 STANDARDISED_TABLE = "SD09"  # counted and protected as its stays; rates attached after
 IntArray = npt.NDArray[np.int64]
 
@@ -569,17 +572,21 @@ def link_pairs(
 
 
 def link_weights(
-    counted: Mapping[str, CountedCube], links: Sequence[LinkedCells] = CATALOG_LINKS
+    counted: Mapping[str, CountedCube],
+    links: Sequence[LinkedCells] = CATALOG_LINKS,
+    per_table: float = LINKED_CELL_WEIGHT,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """Per table, what hiding each cell costs relative to an unlinked one: the number of tables
-    that publish it (hidden in one, it is hidden in all), so protection prefers other cells."""
+    """Per table, what hiding each cell costs relative to an unlinked one: 1 + ``per_table`` for
+    every other table that publishes it (hidden in one, it is hidden in all, and protected there
+    too), so protection prefers other cells where it has a choice."""
     weights = {t: np.ones(c.cells.num_rows) for t, c in counted.items()}
     for link in links:
         views = [v for v in link.views if v.table in counted]
         found = [linked_rows(counted[v.table].cells, counted[v.table].spec, v.at) for v in views]
         for v, rows in zip(views, found, strict=True):
             for key, row in rows.items():
-                weights[v.table][row] += sum(key in other for other in found if other is not rows)
+                others = sum(key in other for other in found if other is not rows)
+                weights[v.table][row] += per_table * others
     return weights
 
 
@@ -740,11 +747,13 @@ def build_catalog(
     if READMISSION_FACTS in facts:
         register_readmission_facts(engine, rules)
     counted: dict[str, CountedCube] = {}
+    steps_of: dict[str, int] = {}  # counting queries + 1 (protecting) per table
     with progress() as bar:
         task = bar.add_task("Bygger og prikker tabeller", total=2 * len(specs) + 1)
         for spec in specs:
 
             def step(done: int, steps: int, table: str = spec.id) -> None:
+                steps_of[table] = steps
                 bar.update(task, description=f"Teller tabell {table} ({done}/{steps})")
                 if on_progress:
                     on_progress(table, done, steps)
@@ -758,14 +767,14 @@ def build_catalog(
             bar.update(task, description=f"Prikker tabell {table}")
             one.protect(threshold)
             if on_progress:
-                on_progress(table, 1, 1)
+                on_progress(table, steps_of.get(table, 1), steps_of.get(table, 1))
             bar.advance(task)
 
         def linking(round_: int, tables: Sequence[str]) -> None:
             names = ", ".join(tables)
             bar.update(task, description=f"Samordner prikkingen, runde {round_} ({names})")
             if on_progress:
-                on_progress(f"samordning {names}", round_, round_)
+                on_progress(f"{names} (samordnet prikking, runde {round_})", 1, 1)
 
         link_protection(counted, threshold, on_round=linking)
         bar.advance(task)
