@@ -239,7 +239,7 @@ def hypercube_protection(
     cell, with a certificate of its own. Cells hidden ``before`` stay hidden and the intervals
     proven before still count, so only what is new is searched: the hidden cells only grow.
     ``weights`` multiply what hiding each cell costs in the choice (a cell that other tables
-    publish too is hidden in all of them: weight = the number of tables).
+    publish too is hidden in all of them: :func:`samhandling.tables.catalog.link_weights`).
     """
     coords = np.asarray(coords, dtype=np.int64)
     pat = np.asarray(patients, dtype=np.int64)
