@@ -19,26 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from samhandling.engine import DuckDBEngine
-from samhandling.indicators.facts import icd10_block_table, register_contact_facts
-from samhandling.rules import load_rules
-from samhandling.synth import generate
-from samhandling.synth.commands import parse_years
+from catalogue_setup import add_data_arguments, catalogue_specs
 from samhandling.tables.catalog import (
     CATALOG_LINKS,
     LINKED_CELL_WEIGHT,
     STANDARDISED_TABLE,
-    _data_years,
-    _districts,
-    catalog_specs,
     link_pairs,
     link_protection,
     link_weights,
 )
 from samhandling.tables.cube import CountedCube, counted_cube
-from samhandling.tables.disclosure import PUBLISHED, disclosure_threshold
+from samhandling.tables.disclosure import PUBLISHED
 from samhandling.tables.standardised import counting_spec
-from samhandling.warehouse import Warehouse
 
 LINKED_TABLES = ("SD01", "SD02", "SD03", "SD04", "SD05", "SD09")
 
@@ -55,11 +47,7 @@ def _inconsistent(cubes: dict[str, CountedCube]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--fraction", type=float, default=0.01)
-    parser.add_argument("--years", default="2012")
-    parser.add_argument("--borders", type=int, default=2024)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--warehouse", type=Path, help="an ingested warehouse to use instead")
+    add_data_arguments(parser)
     parser.add_argument(
         "--weights",
         type=float,
@@ -69,24 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-linking-") as scratch:
-        engine = DuckDBEngine()
-        if args.warehouse:
-            Warehouse.open(args.warehouse).register(engine)
-        else:
-            out = Path(scratch)
-            generate(out, parse_years(args.years), args.fraction, args.seed, "parquet")
-            engine.register_parquet("episodes", sorted(out.rglob("episodes.parquet")))
-        rules = load_rules()
-        blocks = icd10_block_table()
-        register_contact_facts(engine, borders=args.borders, blocks=blocks)
-        threshold, _version = disclosure_threshold(rules)
-        specs = catalog_specs(
-            rules,
-            borders=args.borders,
-            years=_data_years(engine),
-            blocks=blocks,
-            districts=_districts(engine),
-        )
+        engine, _rules, threshold, specs = catalogue_specs(args, Path(scratch))
         counted: dict[str, CountedCube] = {}
         for spec in (s for s in specs if s.id in LINKED_TABLES):
             counting = counting_spec(spec) if spec.id == STANDARDISED_TABLE else spec

@@ -18,17 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from samhandling.engine import DuckDBEngine
-from samhandling.indicators.facts import icd10_block_table, register_contact_facts
-from samhandling.rules import load_rules
-from samhandling.synth import generate
-from samhandling.synth.commands import parse_years
+from catalogue_setup import add_data_arguments, catalogue_specs
 from samhandling.tables import hypercube
-from samhandling.tables.catalog import _data_years, _districts, catalog_specs
 from samhandling.tables.cube import _axes, _coordinates, count_cube
 from samhandling.tables.dimensions import COUNTRY
-from samhandling.tables.disclosure import SECONDARY, disclosure_threshold
-from samhandling.warehouse import Warehouse
+from samhandling.tables.disclosure import SECONDARY
 
 
 def _protect(
@@ -54,32 +48,11 @@ def _protect(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--fraction", type=float, default=0.01)
-    parser.add_argument("--years", default="2012")
-    parser.add_argument("--borders", type=int, default=2024)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--warehouse", type=Path, help="an ingested warehouse to use instead")
+    add_data_arguments(parser)
     parser.add_argument("--tables", nargs="+", default=["SD05", "SD02"])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-protection-") as scratch:
-        engine = DuckDBEngine()
-        if args.warehouse:
-            Warehouse.open(args.warehouse).register(engine)
-        else:
-            out = Path(scratch)
-            generate(out, parse_years(args.years), args.fraction, args.seed, "parquet")
-            engine.register_parquet("episodes", sorted(out.rglob("episodes.parquet")))
-        rules = load_rules()
-        blocks = icd10_block_table()
-        register_contact_facts(engine, borders=args.borders, blocks=blocks)
-        threshold, _version = disclosure_threshold(rules)
-        specs = catalog_specs(
-            rules,
-            borders=args.borders,
-            years=_data_years(engine),
-            blocks=blocks,
-            districts=_districts(engine),
-        )
+        engine, _rules, threshold, specs = catalogue_specs(args, Path(scratch))
         for spec in (s for s in specs if s.id in args.tables):
             cells = count_cube(engine, spec)
             coords = _coordinates(spec, cells)

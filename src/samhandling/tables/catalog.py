@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from samhandling.contract import CARE_LEVELS, DISCHARGED_TO, SECTORS
 from samhandling.engine import Engine
@@ -525,6 +526,7 @@ SHARED = ("region", "period")
 # unlinked cell (see link_weights; measured in docs/performance.md, "Linked tables").
 LINKED_CELL_WEIGHT = 1.0
 STANDARDISED_TABLE = "SD09"  # counted and protected as its stays; rates attached after
+POPULATION_TABLE = "SD01"  # its region × year cells carry the inhabitants of every table's rates
 IntArray = npt.NDArray[np.int64]
 
 
@@ -535,10 +537,9 @@ def linked_rows(
     fixed = dict(at)
     mask = np.ones(cells.num_rows, dtype=bool)
     for d in spec.dimensions:
-        if d.id in SHARED:
-            continue
-        code = fixed.get(d.id, d.total)
-        mask &= np.asarray(cells[d.id].cast(pa.string()).to_pylist(), dtype=object) == code
+        if d.id not in SHARED:
+            same = pc.equal(cells[d.id].cast(pa.string()), pa.scalar(fixed.get(d.id, d.total)))
+            mask &= same.to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(mask)
     regions = cells["region"].cast(pa.string()).take(rows).to_pylist()
     periods = cells["period"].cast(pa.string()).take(rows).to_pylist()
@@ -580,13 +581,10 @@ def link_weights(
     every other table that publishes it (hidden in one, it is hidden in all, and protected there
     too), so protection prefers other cells where it has a choice."""
     weights = {t: np.ones(c.cells.num_rows) for t, c in counted.items()}
-    for link in links:
-        views = [v for v in link.views if v.table in counted]
-        found = [linked_rows(counted[v.table].cells, counted[v.table].spec, v.at) for v in views]
-        for v, rows in zip(views, found, strict=True):
-            for key, row in rows.items():
-                others = sum(key in other for other in found if other is not rows)
-                weights[v.table][row] += per_table * others
+    # A cell that k tables publish is in k - 1 pairs on its own side.
+    for a, rows_a, b, rows_b in link_pairs(counted, links):
+        weights[a][rows_a] += per_table
+        weights[b][rows_b] += per_table
     return weights
 
 
@@ -652,6 +650,11 @@ class Catalog:
             return self.cubes[table_id]
         except KeyError:
             raise TableError(f"Ukjent tabell «{table_id}»") from None
+
+    def inhabitants(self, region: str, year: int | str) -> int | None:
+        """Inhabitants of ``region`` on 1 January ``year`` (a period code's first four digits):
+        the population of table SD01, the denominator of the catalogue's per-inhabitant rates."""
+        return self.cube(POPULATION_TABLE).population.get((region, str(year)[:4]))
 
     def peer_group(self, kind: str, municipality: str) -> PeerGroup:
         """One peer group of a municipality, or a :class:`TableError` naming what is unknown."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -705,15 +706,25 @@ class CountedCube:
     # What hiding each cell costs, relative (None: 1 each); see hypercube_protection.
     weights: npt.NDArray[np.float64] | None = None
 
-    def protect(self, threshold: int, forced: npt.NDArray[np.bool_] | None = None) -> None:
+    @cached_property
+    def _inputs(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.int64], list[Axis], npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]
+    ]:
+        """Coordinates, axes, patients and additive measures: the same in every round."""
         additive = {
             m.id: np.asarray(self.cells[m.id].to_pylist(), dtype=np.float64)
             for m in self.spec.measures
         }
         patients = np.asarray(self.cells["pasienter"].to_pylist(), dtype=np.int64)
+        return _coordinates(self.spec, self.cells), _axes(self.spec), patients, additive
+
+    def protect(self, threshold: int, forced: npt.NDArray[np.bool_] | None = None) -> None:
+        coords, axes, patients, additive = self._inputs
         self.protection = hypercube_protection(
-            _coordinates(self.spec, self.cells),
-            _axes(self.spec),
+            coords,
+            axes,
             patients,
             additive,
             threshold,

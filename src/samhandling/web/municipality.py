@@ -27,12 +27,19 @@ from urllib.parse import urlencode
 
 from samhandling.errors import SamhandlingError
 from samhandling.indicators.facts import residence_map
-from samhandling.tables.catalog import CHAPTER_PREFIX, UNKNOWN_DIAGNOSIS, Catalog
-from samhandling.tables.cube import ProtectedCube
+from samhandling.tables.catalog import (
+    CHAPTER_PREFIX,
+    POPULATION_TABLE,
+    UNKNOWN_DIAGNOSIS,
+    Catalog,
+)
+from samhandling.tables.cube import SUPPRESSED, ProtectedCube
 from samhandling.tables.dimensions import COUNTRY
+from samhandling.web.maps import MISSING_MARK
 
 __all__ = [
     "KEY_INDICATORS",
+    "SUPPRESSED",
     "AreaColumn",
     "Cell",
     "Comparison",
@@ -46,10 +53,8 @@ __all__ = [
     "tertial_rows",
 ]
 
-SUPPRESSED = ":"  # Statistics Norway's mark: withheld for confidentiality
-MISSING = ".."  # not available
-POPULATION = "population"  # a Ratio's denominator: inhabitants 1 January (table SD01)
-POPULATION_TABLE = "SD01"
+MISSING = MISSING_MARK  # Statistics Norway's mark: not available (SUPPRESSED ":": withheld)
+POPULATION = "population"  # a Ratio's denominator: Catalog.inhabitants (1 January)
 DIAGNOSIS_TABLE = "SD04"
 TREND_YEARS = 3
 # Short names of the peer kinds for chart axes (the tables carry the full labels).
@@ -178,11 +183,6 @@ def catalogue_code(catalog: Catalog, code: str, year: int) -> str:
     return found[code]
 
 
-def inhabitants(catalog: Catalog, region: str, year: int | str) -> int | None:
-    """Inhabitants of ``region`` on 1 January ``year`` (the population of table SD01)."""
-    return catalog.cube(POPULATION_TABLE).population.get((region, str(year)[:4]))
-
-
 def _region_codes(cube: ProtectedCube) -> set[str]:
     return {c for c, _ in cube.spec.dimension("region").codes}
 
@@ -219,8 +219,8 @@ def comparison(
     if year not in catalog.years:
         raise SamhandlingError(f"Tabellene har ingen tall for {year}.")
     own = catalogue_code(catalog, code, year)
-    if own not in _region_codes(catalog.cube(POPULATION_TABLE)) or not inhabitants(
-        catalog, own, year
+    if own not in _region_codes(catalog.cube(POPULATION_TABLE)) or not catalog.inhabitants(
+        own, year
     ):
         raise SamhandlingError(f"Kommunenummer {code} hadde ingen innbyggere i {year}.")
     return Comparison(
@@ -251,7 +251,7 @@ def _parts(
     if reason is not None:
         return None, None, reason
     if ratio.denominator == POPULATION:
-        return numerator, _decimal(inhabitants(catalog, region, period)), None
+        return numerator, _decimal(catalog.inhabitants(region, period)), None
     denominator, reason = cube.published_value(codes, ratio.denominator)
     if reason is not None:
         return None, None, reason
@@ -425,8 +425,8 @@ def diagnosis_rows(
     cube = catalog.cube(DIAGNOSIS_TABLE)
     own, country = comp.own.code or comp.code, COUNTRY
     bed_days_total, reason = cube.published_value({"region": own, "period": period}, "liggedogn")
-    own_people = inhabitants(catalog, own, year)
-    country_people = inhabitants(catalog, country, year)
+    own_people = catalog.inhabitants(own, year)
+    country_people = catalog.inhabitants(country, year)
     found: list[tuple[str, str, Decimal, Decimal, Cell]] = []
     for code, shown, label in _diagnosis_groups(cube, level):
         codes = {"region": own, "period": period, "diagnosis": code}

@@ -29,7 +29,6 @@ from samhandling.web.tables import BORDERS, catalog_job
 __all__ = ["PUBLIC_INDICATORS", "PublicIndicator", "add_public_views", "public_table"]
 
 PATH = "/statistikk"
-POPULATION_TABLE = "SD01"
 SUPPRESSED_NOTE = "færre enn {threshold} pasienter, eller skjult for å beskytte en annen celle"
 
 
@@ -42,8 +41,8 @@ class PublicIndicator:
     table: str
     measure: str
     selection: tuple[tuple[str, str], ...] = ()
-    # When set, the published count is divided by the inhabitants (per this many), taken from
-    # POPULATION_TABLE (a table whose region × year cells carry the population of its rates).
+    # When set, the published count is divided by the inhabitants (per this many),
+    # Catalog.inhabitants (the population of table SD01).
     per: int | None = None
     decimals: int = 1
 
@@ -89,7 +88,6 @@ def _column(
     catalog: Catalog, indicator: PublicIndicator, codes: list[str], year: int
 ) -> list[PublicCell]:
     cube = catalog.cube(indicator.table)
-    inhabitants = catalog.cube(POPULATION_TABLE).population
     selection: dict[str, list[str]] = {"region": codes, "period": [str(year)]}
     selection.update({dim: [code] for dim, code in indicator.selection})
     stat = cube.slice(selection, [indicator.measure])
@@ -105,7 +103,7 @@ def _column(
             continue
         value = Decimal(str(raw))
         if indicator.per is not None:
-            population = inhabitants.get((code, str(year)))
+            population = catalog.inhabitants(code, year)
             if not population:
                 cells.append(PublicCell(None, MISSING_MARK))
                 continue

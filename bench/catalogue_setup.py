@@ -1,0 +1,53 @@
+"""Shared set-up of the protection benches: a warehouse or generated data, facts and table specs.
+
+``add_data_arguments(parser)`` adds ``--fraction --years --borders --seed --warehouse``;
+``catalogue_specs(args, scratch)`` registers the episodes (an ingested warehouse, or data
+generated into ``scratch``) and the contact facts on a DuckDB engine and returns the engine,
+the rules, the disclosure threshold and the catalogue's table specs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from samhandling.engine import DuckDBEngine
+from samhandling.indicators.facts import icd10_block_table, register_contact_facts
+from samhandling.rules import RuleSet, load_rules
+from samhandling.synth import generate
+from samhandling.synth.commands import parse_years
+from samhandling.tables.catalog import _data_years, _districts, catalog_specs
+from samhandling.tables.cube import CubeSpec
+from samhandling.tables.disclosure import disclosure_threshold
+from samhandling.warehouse import Warehouse
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fraction", type=float, default=0.01)
+    parser.add_argument("--years", default="2012")
+    parser.add_argument("--borders", type=int, default=2024)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--warehouse", type=Path, help="an ingested warehouse to use instead")
+
+
+def catalogue_specs(
+    args: argparse.Namespace, scratch: Path
+) -> tuple[DuckDBEngine, RuleSet, int, list[CubeSpec]]:
+    engine = DuckDBEngine()
+    if args.warehouse:
+        Warehouse.open(args.warehouse).register(engine)
+    else:
+        generate(scratch, parse_years(args.years), args.fraction, args.seed, "parquet")
+        engine.register_parquet("episodes", sorted(scratch.rglob("episodes.parquet")))
+    rules = load_rules()
+    blocks = icd10_block_table()
+    register_contact_facts(engine, borders=args.borders, blocks=blocks)
+    threshold, _version = disclosure_threshold(rules)
+    specs = catalog_specs(
+        rules,
+        borders=args.borders,
+        years=_data_years(engine),
+        blocks=blocks,
+        districts=_districts(engine),
+    )
+    return engine, rules, threshold, specs
