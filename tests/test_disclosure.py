@@ -260,7 +260,7 @@ def test_parts_no_line_links_are_protected_apart(data: st.DataObject) -> None:
         data.draw(st.lists(st.sampled_from([0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
     ).reshape(shape)
     coords, axes, contacts, _beds, lines = hypercube_case(counts, counts * 2, YEARS)
-    parts = hypercube._parts(coords, axes)
+    parts = hypercube.independent_parts(coords, axes)
     years = {axes[1].codes[c] for c in coords[:, 1]} & {"Y1", "Y2"}
     assert len(parts) == len(years)
     assert sorted(i for cells, _, _ in parts for i in cells.tolist()) == list(range(len(coords)))

@@ -1,7 +1,9 @@
 """Linked tables: a cell that several tables publish is withheld in all of them or in none.
 
 The somatic tables publish the same cells at their totals (SD01's somatic cells are SD02's
-and SD04's totals; its somatic inpatient cells are SD03's, SD05's and SD09's). Protected one by
+and SD04's totals; its somatic inpatient cells are SD03's, SD05's and SD09's), and the tables of
+the upper region levels publish their parent's cells at the codes both have (SD10 is SD01 by
+month, SD11 SD02 by 5-year age group, SD12 SD04 by ICD-10 block). Protected one by
 one, a table could publish a cell that another withholds and so give that table's protection
 away; :func:`samhandling.tables.catalog.link_protection` forces such cells hidden everywhere and
 protects them there (:func:`samhandling.tables.hypercube.hypercube_protection`, ``forced``).
@@ -21,6 +23,7 @@ from samhandling.tables.catalog import (
     Catalog,
     LinkedCells,
     LinkedView,
+    link_pairs,
     link_protection,
     link_weights,
     linked_rows,
@@ -104,7 +107,7 @@ def _pair() -> tuple[CountedCube, CountedCube]:
     return a, CountedCube(b_spec, _cells(b_spec.dimensions, b_leaves))
 
 
-def _hidden(cube: CountedCube, rows: dict[tuple[str, str], int]) -> set[tuple[str, str]]:
+def _hidden(cube: CountedCube, rows: dict[tuple[str, ...], int]) -> set[tuple[str, ...]]:
     return {k for k, i in rows.items() if cube.reasons[i] != PUBLISHED}
 
 
@@ -170,13 +173,43 @@ def test_cells_other_tables_publish_weigh_more() -> None:
     assert {w for i, w in enumerate(weights["B"].tolist()) if i not in rows_b} == {1.0}
 
 
+def test_links_may_share_more_variables_and_count_a_cell_once() -> None:
+    a, b = _pair()
+    # B against itself at kind x... and against A over region, period *and* kind: B's cells of
+    # kind x are A's cells (A has no kind: its cells are at kind's total, which B has too).
+    by_kind = LinkedCells(
+        "by kind",
+        ("n",),
+        (LinkedView("B", (), ("n",)), LinkedView("B2", (), ("n",))),
+        ("region", "period", "kind"),
+    )
+    b2 = CountedCube(b.spec, b.cells)
+    rows = linked_rows(b.cells, b.spec, (), ("region", "period", "kind"))
+    assert len(rows) == b.cells.num_rows and ("c", "2", "y") in rows
+    pairs = link_pairs({"B": b, "B2": b2}, [by_kind])
+    assert [(x, len(i), y, len(j)) for x, i, y, j in pairs] == [
+        ("B", b.cells.num_rows, "B2", b.cells.num_rows)
+    ]
+    # Linked twice (at kind x, and over every kind), A and B still make one pair: a cell
+    # published by two tables weighs 2, however many links say so.
+    twice = LinkedCells(
+        "again", ("n",), (LinkedView("B", AT_X, ("n",)), LinkedView("A", (), ("n",)))
+    )
+    pairs = link_pairs({"A": a, "B": b}, [LINK, twice])
+    assert len(pairs) == 1 and len(pairs[0][1]) == a.cells.num_rows
+    weights = link_weights({"A": a, "B": b}, [LINK, twice])
+    assert weights["A"].tolist() == [2.0] * a.cells.num_rows
+
+
 def _check_links(catalog: Catalog) -> int:
     """Every link's common cells: the same numbers, withheld in all views or in none."""
     checked = 0
     for link in CATALOG_LINKS:
         views = [v for v in link.views if v.table in catalog.cubes]
         rows = {
-            v.table: linked_rows(catalog.cube(v.table).cells, catalog.cube(v.table).spec, v.at)
+            v.table: linked_rows(
+                catalog.cube(v.table).cells, catalog.cube(v.table).spec, v.at, link.shared
+            )
             for v in views
         }
         for first, second in itertools.combinations(views, 2):
@@ -213,3 +246,40 @@ def test_linked_cells_of_the_whole_catalogue_agree(tiny: Warehouse) -> None:
     )
     sd02 = linked_rows(catalog.cube("SD02").cells, catalog.cube("SD02").spec, ())
     assert sd02.keys() <= sd01.keys()
+    # The tables of the upper levels publish their parent's cells at every code both have.
+    shared_codes = {
+        "SD10": ("SD01", ("region", "period", "sector", "care_level")),
+        "SD11": ("SD02", ("region", "period", "sex", "age")),
+        "SD12": ("SD04", ("region", "period", "diagnosis")),
+    }
+    for table, (parent, shared) in shared_codes.items():
+        upper, whole = catalog.cube(table).spec, catalog.cube(parent).spec
+        assert "1804" not in upper.dimension("region").labels  # no municipality
+        common = [
+            {c for c, _ in upper.dimension(d).codes} & {c for c, _ in whole.dimension(d).codes}
+            for d in shared
+        ]
+        link = next(k for k in CATALOG_LINKS if k.shared == shared)
+        assert {v.table for v in link.views} == {table, parent}
+        # The cells both tables hold at the common codes are the same cells (a cube holds the
+        # cells its facts reach).
+        at_common = [
+            {
+                k
+                for k in linked_rows(catalog.cube(t).cells, spec, (), shared)
+                if all(code in codes for code, codes in zip(k, common, strict=True))
+            }
+            for t, spec in ((table, upper), (parent, whole))
+        ]
+        assert at_common[0] == at_common[1] and at_common[0], table
+        assert at_common[0] <= set(itertools.product(*common))
+    # What the parent alone publishes: municipalities; what the upper table alone: months,
+    # 5-year age groups, the blocks SD04 does not keep.
+    sd10 = catalog.cube("SD10").spec
+    assert any(c.endswith("M01") for c, _ in sd10.dimension("period").codes)
+    assert not any("M" in c for c, _ in catalog.cube("SD01").spec.dimension("period").codes)
+    assert "05-09" in catalog.cube("SD11").spec.dimension("age").labels
+    assert "05-09" not in catalog.cube("SD02").spec.dimension("age").labels
+    sd04_codes = catalog.cube("SD04").spec.dimension("diagnosis").labels
+    assert "E10-E14" in sd04_codes and "I20-I25" not in sd04_codes
+    assert "I20-I25" in catalog.cube("SD12").spec.dimension("diagnosis").labels

@@ -27,9 +27,10 @@ import pytest
 from samhandling.engine import Engine
 from samhandling.errors import SamhandlingError
 from samhandling.formatting import number
+from samhandling.indicators.facts import icd10_block_table
 from samhandling.indicators.peers import PeerGroup
 from samhandling.rules import RuleSet, load_rules
-from samhandling.tables.catalog import Catalog
+from samhandling.tables.catalog import MUNICIPAL_BLOCKS, Catalog, diagnosis_dimension
 from samhandling.tables.cube import CubeSpec, Measure, ProtectedCube, TableError
 from samhandling.tables.dimensions import Dimension
 from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
@@ -275,6 +276,47 @@ def test_diagnosis_groups_rank_published_cells_by_bed_days() -> None:
     # The country has no cell for C00-C14: an absent cell of a cube is a published zero.
     assert blocks[0].country_stays_per_1000.value == Decimal(0)
     assert diagnosis_rows(compared, limit=1) == chapters[:1]
+
+
+def test_municipal_diagnosis_groups_are_the_chapters_and_diabetes() -> None:
+    """SD04 (every region level) has the ICD-10 chapters and the diabetes block; the rest of
+    chapter IV is no group of its own and the other blocks are in SD12 (upper levels only)."""
+    dimension = diagnosis_dimension(icd10_block_table(), kept=MUNICIPAL_BLOCKS)
+    # (diagnosis): stays, bed days, patients of region A in 2013
+    cells = {
+        "_T": (60, 300, 40),
+        "KIV": (30, 150, 20),
+        "E10-E14": (12, 50, 9),
+        "KIV_annet": (18, 100, 11),
+        "KIX": (30, 150, 20),
+    }
+    table = pa.table(
+        {
+            "region": ["A"] * len(cells),
+            "period": ["2013"] * len(cells),
+            "diagnosis": list(cells),
+            "opphold": [v[0] for v in cells.values()],
+            "liggedogn": [v[1] for v in cells.values()],
+            "pasienter": [v[2] for v in cells.values()],
+            "reason": pa.array([PUBLISHED] * len(cells), pa.int8()),
+        }
+    )
+    spec = CubeSpec(
+        id="SD04",
+        title="test",
+        description="test",
+        dimensions=(REGION, PERIOD, dimension),
+        measures=(
+            Measure("opphold", "Døgnopphold", "SUM(f.is_stay)", "opphold"),
+            Measure("liggedogn", "Liggedøgn", "SUM(f.bed_days)", "døgn"),
+        ),
+    )
+    catalog = _catalog()
+    catalog.cubes["SD04"] = ProtectedCube(spec, table, {}, 5, "v1", "2026-12-04")
+    compared = Comparison(catalog, "A", 2013, (OWN, COUNTRY))
+    assert [r.code for r in diagnosis_rows(compared, level="chapter")] == ["IV", "IX"]
+    blocks = diagnosis_rows(compared, level="block")
+    assert [(r.code, r.label) for r in blocks] == [("E10-E14", "Diabetes mellitus")]
 
 
 def test_key_rows_link_each_indicator_to_its_table(catalog: Catalog) -> None:

@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def synth(
+        *,
         out: Annotated[
             Path, typer.Option("--out", help="Mappe for leveransene (én undermappe per år).")
         ],
@@ -54,11 +55,25 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[
             str, typer.Option("--format", help="Filformat: parquet eller csv.")
         ] = "parquet",
+        region: Annotated[
+            str | None,
+            typer.Option(
+                "--helseregion",
+                help="Bare innbyggerne i én helseregion (RHF): nord, midt-norge, vest, sør-øst "
+                "eller regionkoden 1–4 (standard: hele landet).",
+            ),
+        ] = None,
     ) -> None:
         """Lag syntetiske nasjonale data (episoder, hendelser, kommunale tjenester, befolkning)."""
-        from samhandling.synth.generate import generate
+        from samhandling.synth.generate import generate, health_region
 
-        summary = generate(out, parse_years(years), fraction, seed, fmt)
+        municipalities = None
+        if region is not None:
+            name, municipalities = health_region(region)
+            console.print(f"{name}: {len(municipalities)} kommuner")
+        summary = generate(
+            out, parse_years(years), fraction, seed, fmt, municipalities=municipalities
+        )
         for year in summary.years:
             counts = summary.rows[year]
             console.print(

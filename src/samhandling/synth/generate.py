@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from samhandling.console import progress as progress_bar
 from samhandling.contract import KINDS, Kind, arrow_schema
 from samhandling.errors import ConfigError
-from samhandling.refdata import population
+from samhandling.refdata import catchment, code_map, population
 from samhandling.synth._care import care_table
 from samhandling.synth._catalog import catalog, trusts
 from samhandling.synth._edge import edge_cases
@@ -141,6 +141,69 @@ def reference_population(year: int) -> pa.Table:
     return population([year], borders=year).select(arrow_schema("population").names)
 
 
+def _strings(column: pa.ChunkedArray[Any]) -> list[str]:
+    return [str(value) for value in column.to_pylist()]
+
+
+def region_key(text: str) -> str:
+    """``Helse Sør-Øst RHF`` / ``sor-ost`` / ``SØRØST`` → ``sorost``."""
+    key = text.casefold().replace("ø", "o").replace("å", "a").replace("æ", "ae")
+    key = "".join(ch for ch in key if ch.isalnum())
+    key = key.removesuffix("rhf").removeprefix("helse")
+    return {"midt": "midtnorge", "sor": "sorost", "ost": "sorost"}.get(key, key)
+
+
+def health_region(text: str) -> tuple[str, tuple[str, ...]]:
+    """A regional health authority (RHF) and its municipalities in 2024 borders.
+
+    ``text`` is a name (``nord``, ``Helse Nord``, ``midt-norge``, ``vest``, ``sør-øst``), the
+    SKDE region id (``1``–``4``) or the RHF's organisation number; membership follows the
+    catchment areas of refdata (``catchment(2024)``).
+    """
+    table = catchment(2024)
+    wanted = region_key(text)
+    members: dict[str, list[str]] = {}
+    for municipality, code, name, orgnr in zip(
+        _strings(table["municipality"]),
+        _strings(table["rhf_code"]),
+        _strings(table["rhf_name"]),
+        _strings(table["rhf_orgnr"]),
+        strict=True,
+    ):
+        if wanted in {code, orgnr, region_key(name)}:
+            members.setdefault(name, []).append(municipality)
+    if len(members) != 1:
+        names = sorted(set(_strings(table["rhf_name"])))
+        raise ConfigError(f"ukjent helseregion {text!r}: velg en av {', '.join(names)}")
+    ((name, codes),) = members.items()
+    return name, tuple(sorted(codes))
+
+
+def restricted_population(year: int, residents: Persons, municipalities: Sequence[str]) -> pa.Table:
+    """Population file of a whole-density run restricted to ``municipalities`` (2024 codes).
+
+    Municipalities of ``year`` whose 2024 successors all lie in ``municipalities`` get the
+    reference population (as a national run at fraction 1.0 writes it); any other one, of which
+    only a part is generated, keeps the count of its generated residents.
+    """
+    chosen = set(municipalities)
+    mapping = code_map(year, 2024)
+    whole: dict[str, bool] = {}
+    for older, newer in zip(
+        _strings(mapping["from_code"]), _strings(mapping["to_code"]), strict=True
+    ):
+        whole[older] = whole.get(older, True) and newer in chosen
+    inside = pa.array(sorted(code for code, ok in whole.items() if ok), pa.string())
+    reference = reference_population(year)
+    reference = reference.filter(pc.is_in(reference["municipality"], value_set=inside))
+    sampled = sample_population(residents)
+    sampled = sampled.filter(pc.invert(pc.is_in(sampled["municipality"], value_set=inside)))
+    table = pa.concat_tables([reference.cast(sampled.schema), sampled])
+    return table.sort_by(
+        [("municipality", "ascending"), ("sex", "ascending"), ("age", "ascending")]
+    )
+
+
 def _blocks(people: Persons) -> list[tuple[int, np.ndarray]]:
     """Rows of each 2024 municipality, in code order."""
     order = np.argsort(people.home24, kind="stable")
@@ -193,6 +256,8 @@ def _year(
             delivery.write(kind, table)  # type: ignore[arg-type]
         if fraction >= 1.0 and year >= FIRST_DATA_YEAR and municipalities is None:
             delivery.write("population", reference_population(year))
+        elif fraction >= 1.0 and year >= FIRST_DATA_YEAR and municipalities is not None:
+            delivery.write("population", restricted_population(year, residents, municipalities))
         else:
             delivery.write("population", sample_population(residents))
         return dict(delivery.rows)
@@ -212,8 +277,10 @@ def generate(  # noqa: PLR0917 - the public signature the brief fixes
 
     The same ``seed``, ``fraction`` and year give byte-identical files, whatever other years are
     requested. ``fraction`` samples persons (the same persons in every year).
-    ``municipalities`` (2024 codes) restricts the persons to the residents of those
-    municipalities (for tests and small demos); the population file then covers them only.
+    ``municipalities`` (2024 codes, e.g. a health region's: :func:`health_region`) restricts the
+    persons to the residents of those municipalities (for tests and regional demos); the
+    population file then covers them only (at fraction 1.0 and from 2010: the reference
+    population of the municipalities that lie wholly inside, :func:`restricted_population`).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"ukjent format {fmt!r}: velg parquet eller csv")

@@ -2,11 +2,12 @@
 
 Each table is a cube (see :mod:`samhandling.tables.cube`). Ids follow PxWeb habit (short, stable):
 
-* ``SD01`` contacts, stays, bed days and patients by residence, month/tertial/year, sector and
-  care level
-* ``SD02`` somatic activity by residence, tertial/year, sex and age (5-year groups, steering bands)
+* ``SD01`` contacts, stays, bed days and patients by residence, tertial/year, sector and care
+  level
+* ``SD02`` somatic activity by residence, tertial/year, sex and age (steering-data bands)
 * ``SD03`` somatic inpatient stays by residence, tertial/year and discharge destination
-* ``SD04`` somatic activity by residence, tertial/year and main diagnosis (ICD-10 chapter/block)
+* ``SD04`` somatic activity by residence, tertial/year and main diagnosis (ICD-10 chapter, and
+  the diabetes block)
 * ``SD05`` somatic inpatient stays by residence, tertial/year, urgency and DRG type (length of stay)
 * ``SD06`` co-financing and discharge-ready payments (kroner, per inhabitant) by residence and
   month/tertial/year
@@ -15,6 +16,9 @@ Each table is a cube (see :mod:`samhandling.tables.cube`). Ids follow PxWeb habi
   residence and tertial/year
 * ``SD09`` somatic stays per 1 000 inhabitants, crude, directly and indirectly age/sex
   standardised, by municipality and year (:mod:`samhandling.tables.standardised`)
+* ``SD10``-``SD12`` the detail a municipal cell cannot carry, for the counties, catchment areas,
+  RHFs and the country: SD01 by month, SD02 by 5-year age group, SD04 by ICD-10 block (the same
+  numbers as their parents where both publish a cell: ``CATALOG_LINKS``)
 
 Each table's notes state its definitions. Discharge destinations (labels and subtotal groups)
 are the rule tables ``indicators.discharge_destinations`` and
@@ -61,7 +65,8 @@ from samhandling.tables.dimensions import (
     region_dimension,
     sex_dimension,
 )
-from samhandling.tables.disclosure import PUBLISHED, disclosure_threshold
+from samhandling.tables.disclosure import PUBLISHED, disclosure_threshold, secondary_method
+from samhandling.tables.gauss import linked_patterns
 from samhandling.tables.standardised import (
     attach_standardised_rates,
     counting_spec,
@@ -71,6 +76,8 @@ from samhandling.tables.standardised import (
 __all__ = [
     "CATALOG_LINKS",
     "CHAPTER_PREFIX",
+    "MUNICIPAL_BLOCKS",
+    "REST_SUFFIX",
     "UNKNOWN_DIAGNOSIS",
     "Catalog",
     "LinkedCells",
@@ -165,6 +172,10 @@ PERCENT = 100
 
 CHAPTER_PREFIX = "K"  # the diagnosis code of an ICD-10 chapter: K + the roman numeral
 UNKNOWN_DIAGNOSIS = "ukjent"  # stays without a valid main diagnosis (chapter and block level)
+REST_SUFFIX = "_annet"  # K<chapter>_annet: a chapter's blocks that a table does not show
+# The blocks of the tables of every region level (SD04): diabetes, as the steering data and
+# acceptance question 4 ask for it per municipality; the other blocks are in SD12 (upper levels).
+MUNICIPAL_BLOCKS = ("E10-E14",)
 
 DESTINATIONS = "indicators.discharge_destinations"
 DESTINATION_GROUPS = "indicators.discharge_destination_groups"
@@ -211,8 +222,14 @@ def destination_dimension(rules: RuleSet, on: date | None = None) -> Dimension:
     )
 
 
-def diagnosis_dimension(blocks: pa.Table) -> Dimension:
-    """Main diagnosis: ICD-10 chapter and block (hovedtilstand), from the facts' block table."""
+def diagnosis_dimension(blocks: pa.Table, *, kept: Sequence[str] | None = None) -> Dimension:
+    """Main diagnosis: ICD-10 chapter and block (hovedtilstand), from the facts' block table.
+
+    ``kept`` (block codes) gives the chapters with only these blocks (the tables of every
+    region level, municipalities included): a chapter with a kept block gets the rest of the
+    chapter as a code of its own (``K<chapter>_annet``), so the chapter is still the sum of its
+    parts. ``None``: every block.
+    """
     block_codes = [str(v) for v in blocks["icd_block"].to_pylist()]
     chapters = [str(v) for v in blocks["icd_chapter"].to_pylist()]
     block_labels = (
@@ -225,19 +242,38 @@ def diagnosis_dimension(blocks: pa.Table) -> Dimension:
         if "chapter_label" in blocks.column_names
         else {c: f"Kapittel {c}" for c in chapters}
     )
+    shown = set(block_codes if kept is None else kept)
+    with_kept = {c for b, c in zip(block_codes, chapters, strict=True) if b in shown}
     chapter_parts: dict[str, list[str]] = {}
     mapping: list[tuple[str, str]] = []
+    rest_codes: list[tuple[str, str]] = []
     for block, chapter in zip(block_codes, chapters, strict=True):
-        chapter_parts.setdefault(f"{CHAPTER_PREFIX}{chapter}", []).append(block)
-        mapping += [(block, block), (block, f"{CHAPTER_PREFIX}{chapter}"), (block, TOTAL)]
+        code = f"{CHAPTER_PREFIX}{chapter}"
+        mapping += [(block, code), (block, TOTAL)]
+        if block in shown:
+            mapping.append((block, block))
+            chapter_parts.setdefault(code, []).append(block)
+        elif chapter in with_kept:
+            rest = f"{code}{REST_SUFFIX}"
+            mapping.append((block, rest))
+            if rest not in chapter_parts.setdefault(code, []):
+                chapter_parts[code].append(rest)
+                kept_here = [k for k, c in zip(block_codes, chapters, strict=True) if c == chapter]
+                others = ", ".join(k for k in kept_here if k in shown)
+                rest_codes.append((rest, f"Andre diagnoser i kapittel {chapter} (utenom {others})"))
     mapping += [(UNKNOWN_DIAGNOSIS, UNKNOWN_DIAGNOSIS), (UNKNOWN_DIAGNOSIS, TOTAL)]
     codes = [(TOTAL, "Alle diagnoser")]
     for chapter in dict.fromkeys(chapters):
         codes.append((f"{CHAPTER_PREFIX}{chapter}", chapter_labels[chapter]))
-    codes += [(b, f"{b} {label}") for b, label in zip(block_codes, block_labels, strict=True)]
+    codes += [
+        (b, f"{b} {label}")
+        for b, label in zip(block_codes, block_labels, strict=True)
+        if b in shown
+    ]
+    codes += rest_codes
     codes.append((UNKNOWN_DIAGNOSIS, "Ukjent eller ugyldig diagnose"))
     lines = [
-        (TOTAL, (*chapter_parts, UNKNOWN_DIAGNOSIS)),
+        (TOTAL, (*dict.fromkeys(f"{CHAPTER_PREFIX}{c}" for c in chapters), UNKNOWN_DIAGNOSIS)),
         *[(k, tuple(v)) for k, v in chapter_parts.items()],
     ]
     return Dimension(
@@ -266,6 +302,10 @@ def catalog_specs(
     """
     region = region_dimension(borders, districts)
     plain_region = region_dimension(borders)
+    # The detail a municipal cell could not carry (months × sector × care level, 5-year age
+    # groups × sex × tertial, ICD-10 blocks) is published in tables of the upper levels
+    # (SD10-SD12); docs/indicators.md, "Table design by level".
+    upper = region_dimension(borders, municipalities=False)
     months = period_dimension(years, months=True)
     tertials = period_dimension(years, months=False)
     somatic = "f.sector = 'somatic'"
@@ -295,33 +335,42 @@ def catalog_specs(
         "Alle DRG-typer",
     )
     activity = (CONTACTS, STAYS, DAY, OUTPATIENT, BED_DAYS)
+    activity_rates = (
+        _rate("kontakter", "Kontakter per 1 000 innbyggere"),
+        _rate("pasienter", "Pasienter per 1 000 innbyggere"),
+        AVG_LOS,
+    )
+    somatic_rates = (
+        _rate("opphold", "Døgnopphold per 1 000 innbyggere"),
+        _rate("kontakter", "Kontakter per 1 000 innbyggere"),
+        _rate("pasienter", "Pasienter per 1 000 innbyggere"),
+        AVG_LOS,
+    )
+    upper_note = (
+        "Bosted: fylke, opptaksområde (helseforetak), helseregion og landet. Kommunene har "
+        "de samme tallene med grovere inndeling i tabell {table}: en kommunecelle med denne "
+        "detaljen ville for det meste være prikket."
+    )
     return [
         CubeSpec(
             id="SD01",
             title="Kontakter, døgnopphold, liggedøgn og pasienter etter bosted, periode, sektor "
             "og omsorgsnivå",
-            description="All specialist activity of residents by month, tertial and year.",
-            dimensions=(region, months, sector, care),
+            description="All specialist activity of residents by tertial and year (months by "
+            "county, health trust, RHF and the country: SD10).",
+            dimensions=(region, tertials, sector, care),
             measures=activity,
-            derived=(
-                _rate("kontakter", "Kontakter per 1 000 innbyggere"),
-                _rate("pasienter", "Pasienter per 1 000 innbyggere"),
-                AVG_LOS,
-            ),
+            derived=activity_rates,
         ),
         CubeSpec(
             id="SD02",
             title="Somatikk: kontakter, døgnopphold og pasienter etter bosted, periode, kjønn "
             "og alder",
-            description="Somatic activity of residents by sex and age group.",
-            dimensions=(region, tertials, sex_dimension(), age_dimension(rules)),
+            description="Somatic activity of residents by sex and steering-data age band "
+            "(5-year groups by county, health trust, RHF and the country: SD11).",
+            dimensions=(region, tertials, sex_dimension(), age_dimension(rules, five_year=False)),
             measures=activity,
-            derived=(
-                _rate("opphold", "Døgnopphold per 1 000 innbyggere"),
-                _rate("kontakter", "Kontakter per 1 000 innbyggere"),
-                _rate("pasienter", "Pasienter per 1 000 innbyggere"),
-                AVG_LOS,
-            ),
+            derived=somatic_rates,
             where=somatic,
         ),
         CubeSpec(
@@ -337,9 +386,10 @@ def catalog_specs(
             id="SD04",
             title="Somatikk: døgnopphold og polikliniske konsultasjoner etter bosted, periode og "
             "hovedtilstand",
-            description="Somatic activity of residents by ICD-10 chapter and block of the main "
-            "diagnosis.",
-            dimensions=(region, tertials, diagnosis_dimension(blocks)),
+            description="Somatic activity of residents by ICD-10 chapter of the main diagnosis, "
+            "with the diabetes block E10-E14 (every block by county, health trust, RHF and the "
+            "country: SD12).",
+            dimensions=(region, tertials, diagnosis_dimension(blocks, kept=MUNICIPAL_BLOCKS)),
             measures=activity,
             where=somatic,
         ),
@@ -391,6 +441,7 @@ def catalog_specs(
                 "betalende kommune.",
                 "Per innbygger: beløp / folkemengde 1. januar i året, avrundet til øre.",
                 "Pasienter = pasienter med minst ett beløp i cellen (grunnlag for prikking).",
+                "Måned også for kommunene: beløpene faktureres per måned.",
             ),
         ),
         CubeSpec(
@@ -470,6 +521,42 @@ def catalog_specs(
             ),
         ),
         standardised_spec(plain_region, years),
+        CubeSpec(
+            id="SD10",
+            title="Kontakter, døgnopphold, liggedøgn og pasienter etter bosted (fylke, "
+            "helseforetak, helseregion og landet), måned, sektor og omsorgsnivå",
+            description="All specialist activity of residents by month, tertial and year, for "
+            "the upper region levels (municipalities: SD01, tertials and years).",
+            dimensions=(upper, months, sector, care),
+            measures=activity,
+            derived=activity_rates,
+            notes=(upper_note.format(table="SD01"),),
+        ),
+        CubeSpec(
+            id="SD11",
+            title="Somatikk: kontakter, døgnopphold og pasienter etter bosted (fylke, "
+            "helseforetak, helseregion og landet), periode, kjønn og alder (femårige "
+            "aldersgrupper)",
+            description="Somatic activity of residents by sex, 5-year age group and "
+            "steering-data age band, for the upper region levels (municipalities: SD02).",
+            dimensions=(upper, tertials, sex_dimension(), age_dimension(rules)),
+            measures=activity,
+            derived=somatic_rates,
+            where=somatic,
+            notes=(upper_note.format(table="SD02"),),
+        ),
+        CubeSpec(
+            id="SD12",
+            title="Somatikk: døgnopphold og polikliniske konsultasjoner etter bosted (fylke, "
+            "helseforetak, helseregion og landet), periode og hovedtilstand (ICD-10-kapittel "
+            "og -blokk)",
+            description="Somatic activity of residents by ICD-10 chapter and block of the main "
+            "diagnosis, for the upper region levels (municipalities: SD04, chapters).",
+            dimensions=(upper, tertials, diagnosis_dimension(blocks)),
+            measures=activity,
+            where=somatic,
+            notes=(upper_note.format(table="SD04"),),
+        ),
     ]
 
 
@@ -488,37 +575,65 @@ class LinkedView:
 
 @dataclass(frozen=True)
 class LinkedCells:
-    """Cells that several tables publish (linked tables): for every region and period code the
-    tables share, each view's cell counts the same facts, so its ``measures`` are the same
+    """Cells that several tables publish (linked tables): for every combination of codes of
+    the ``shared`` variables that the tables have in common (region and period unless said
+    otherwise), each view's cell counts the same facts, so its ``measures`` are the same
     numbers (``tests/test_linked_tables.py`` checks that cell by cell)."""
 
     label: str
     measures: tuple[str, ...]
     views: tuple[LinkedView, ...]
+    shared: tuple[str, ...] = ("region", "period")
 
 
 _ACTIVITY = (*(m.id for m in (CONTACTS, STAYS, DAY, OUTPATIENT, BED_DAYS)), "pasienter")
 _STAYS = ("opphold", "liggedogn", "pasienter")
-# SD06 and SD08 count other facts; SD07 only stays with a discharge-ready date.
+_SOMATIC = (("sector", "somatic"),)
+# SD06 and SD08 count other facts; SD07 only stays with a discharge-ready date. The tables of
+# the upper region levels (SD10-SD12) publish their parent's cells at the parent's codes: the
+# regions above the municipalities, the tertials and years, the steering-data age bands, the
+# ICD-10 chapters (and the blocks the parent keeps).
 CATALOG_LINKS = (
     LinkedCells(
         "somatikk",
         _ACTIVITY,
         (
-            LinkedView("SD01", (("sector", "somatic"),), _ACTIVITY),
+            LinkedView("SD01", _SOMATIC, _ACTIVITY),
             LinkedView("SD02", (), _ACTIVITY),
             LinkedView("SD04", (), _ACTIVITY),
+            LinkedView("SD10", _SOMATIC, _ACTIVITY),
+            LinkedView("SD11", (), _ACTIVITY),
+            LinkedView("SD12", (), _ACTIVITY),
         ),
     ),
     LinkedCells(
         "somatiske døgnopphold",
         _STAYS,
         (
-            LinkedView("SD01", (("sector", "somatic"), ("care_level", "inpatient")), _STAYS),
+            LinkedView("SD01", (*_SOMATIC, ("care_level", "inpatient")), _STAYS),
             LinkedView("SD03", (), _STAYS),
             LinkedView("SD05", (), _STAYS),
             LinkedView("SD09", (), ("opphold", None, "pasienter")),
+            LinkedView("SD10", (*_SOMATIC, ("care_level", "inpatient")), _STAYS),
         ),
+    ),
+    LinkedCells(
+        "aktivitet etter sektor og omsorgsnivå",
+        _ACTIVITY,
+        (LinkedView("SD01", (), _ACTIVITY), LinkedView("SD10", (), _ACTIVITY)),
+        ("region", "period", "sector", "care_level"),
+    ),
+    LinkedCells(
+        "somatikk etter kjønn og alder",
+        _ACTIVITY,
+        (LinkedView("SD02", (), _ACTIVITY), LinkedView("SD11", (), _ACTIVITY)),
+        ("region", "period", "sex", "age"),
+    ),
+    LinkedCells(
+        "somatikk etter hovedtilstand",
+        _ACTIVITY,
+        (LinkedView("SD04", (), _ACTIVITY), LinkedView("SD12", (), _ACTIVITY)),
+        ("region", "period", "diagnosis"),
     ),
 )
 SHARED = ("region", "period")
@@ -531,44 +646,57 @@ IntArray = npt.NDArray[np.int64]
 
 
 def linked_rows(
-    cells: pa.Table, spec: CubeSpec, at: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """(region, period) → row of ``cells`` for the cells of a link's side (``at``, totals)."""
+    cells: pa.Table,
+    spec: CubeSpec,
+    at: Sequence[tuple[str, str]],
+    shared: Sequence[str] = SHARED,
+) -> dict[tuple[str, ...], int]:
+    """Codes of the ``shared`` variables → row of ``cells``, for the cells of a link's side
+    (the other variables at ``at``, else at their totals)."""
     fixed = dict(at)
     mask = np.ones(cells.num_rows, dtype=bool)
     for d in spec.dimensions:
-        if d.id not in SHARED:
+        if d.id not in shared:
             same = pc.equal(cells[d.id].cast(pa.string()), pa.scalar(fixed.get(d.id, d.total)))
             mask &= same.to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(mask)
-    regions = cells["region"].cast(pa.string()).take(rows).to_pylist()
-    periods = cells["period"].cast(pa.string()).take(rows).to_pylist()
-    return {
-        (str(r), str(p)): int(i) for r, p, i in zip(regions, periods, rows.tolist(), strict=True)
-    }
+    columns = [[str(v) for v in cells[s].cast(pa.string()).take(rows).to_pylist()] for s in shared]
+    return {key: int(i) for key, i in zip(zip(*columns, strict=True), rows.tolist(), strict=True)}
 
 
 def link_pairs(
     counted: Mapping[str, CountedCube], links: Sequence[LinkedCells]
 ) -> list[tuple[str, IntArray, str, IntArray]]:
-    """(table, rows, other table, rows) of the common cells of every two views of each link."""
-    pairs: list[tuple[str, IntArray, str, IntArray]] = []
+    """(table, rows, other table, rows) of the common cells of every two views of each link.
+
+    Common cells are those with the same codes of the link's shared variables (the codes both
+    tables have). Two tables linked twice (SD01 and SD10: somatic totals and every sector)
+    give one pair, each common cell once.
+    """
+    found: dict[tuple[str, str], list[tuple[IntArray, IntArray]]] = {}
     for link in links:
         views = [v for v in link.views if v.table in counted]
-        found = {
-            v.table: linked_rows(counted[v.table].cells, counted[v.table].spec, v.at) for v in views
+        rows = {
+            v.table: linked_rows(counted[v.table].cells, counted[v.table].spec, v.at, link.shared)
+            for v in views
         }
         for first, second in itertools.combinations(views, 2):
-            rows_a, rows_b = found[first.table], found[second.table]
+            rows_a, rows_b = rows[first.table], rows[second.table]
             common = sorted(rows_a.keys() & rows_b.keys())
-            pairs.append(
-                (
-                    first.table,
-                    np.array([rows_a[k] for k in common], dtype=np.int64),
-                    second.table,
-                    np.array([rows_b[k] for k in common], dtype=np.int64),
-                )
-            )
+            at_a = np.array([rows_a[k] for k in common], dtype=np.int64)
+            at_b = np.array([rows_b[k] for k in common], dtype=np.int64)
+            if (second.table, first.table) in found:
+                found[(second.table, first.table)].append((at_b, at_a))
+            else:
+                found.setdefault((first.table, second.table), []).append((at_a, at_b))
+    pairs: list[tuple[str, IntArray, str, IntArray]] = []
+    for (a, b), parts in found.items():
+        at_a = np.concatenate([p for p, _ in parts])
+        at_b = np.concatenate([q for _, q in parts])
+        if len(parts) > 1:
+            both = np.unique(np.stack([at_a, at_b], axis=1), axis=0)
+            at_a, at_b = both[:, 0].copy(), both[:, 1].copy()
+        pairs.append((a, at_a, b, at_b))
     return pairs
 
 
@@ -593,6 +721,7 @@ def link_protection(
     threshold: int,
     links: Sequence[LinkedCells] = CATALOG_LINKS,
     on_round: Callable[[int, Sequence[str]], None] | None = None,
+    method: str = "gauss",
 ) -> int:
     """Make linked tables withhold the same cells; the number of rounds it took.
 
@@ -624,7 +753,72 @@ def link_protection(
         if on_round:
             on_round(rounds, sorted(grown))
         for table in sorted(grown):
-            counted[table].protect(threshold, forced[table])
+            counted[table].protect(threshold, forced[table], method)
+
+
+def _period_parts(cube: CountedCube) -> npt.NDArray[np.str_]:
+    """Each cell's part of the period: the smallest fact key of the codes its period code is
+    linked with through shared keys (a year's months, tertials and the year are one part)."""
+    d = cube.spec.dimension("period")
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for key, code in d.mapping:
+        a, b = root("k" + key), root("c" + code)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    part = {code: root("c" + code) for code, _ in d.codes}
+    return np.array([part[str(p)] for p in cube.cells["period"].to_pylist()])
+
+
+def linked_elimination(
+    counted: Mapping[str, CountedCube],
+    threshold: int,
+    links: Sequence[LinkedCells] = CATALOG_LINKS,
+    on_year: Callable[[str], None] | None = None,
+) -> tuple[dict[str, npt.NDArray[np.bool_]], dict[str, npt.NDArray[np.bool_]]]:
+    """Gaussian elimination of all tables in one matrix (:func:`gauss.linked_patterns`): per
+    table, the cells it hides, and the cells it shares with another table.
+
+    No line adds two years, so each year (each part of the period no key links to another) is
+    eliminated on its own: the same result, a matrix a year at a time. ``on_year(part)`` is
+    told each part (a year's first fact key).
+    """
+    tables = list(counted)
+    at = {t: i for i, t in enumerate(tables)}
+    pairs = link_pairs(counted, links)
+    inputs = {t: counted[t].elimination_input() for t in tables}
+    year_of = {t: _period_parts(counted[t]) for t in tables}
+    hidden = {t: np.zeros(c.cells.num_rows, dtype=bool) for t, c in counted.items()}
+    shared = {t: np.zeros(c.cells.num_rows, dtype=bool) for t, c in counted.items()}
+    for a, rows_a, b, rows_b in pairs:
+        shared[a][rows_a] = True
+        shared[b][rows_b] = True
+    for year in sorted({y for t in tables for y in year_of[t].tolist()}):
+        if on_year:
+            on_year(year)
+        rows = {t: np.flatnonzero(year_of[t] == year) for t in tables}
+        local = {}
+        for t in tables:
+            index = np.full(len(year_of[t]), -1, dtype=np.int64)
+            index[rows[t]] = np.arange(len(rows[t]))
+            local[t] = index
+        same = []
+        for a, rows_a, b, rows_b in pairs:
+            mine = local[a][rows_a] >= 0
+            same.append((at[a], local[a][rows_a[mine]], at[b], local[b][rows_b[mine]]))
+        part = [
+            (coords[rows[t]], axes, patients[rows[t]], cost[rows[t]])
+            for t in tables
+            for coords, axes, patients, cost in [inputs[t]]
+        ]
+        for t, found in zip(tables, linked_patterns(part, threshold, same), strict=True):
+            hidden[t][rows[t]] = found
+    return hidden, shared
 
 
 @dataclass
@@ -739,6 +933,8 @@ def build_catalog(
 
     register_contact_facts(engine, borders=borders, blocks=blocks)
     threshold, version = disclosure_threshold(rules)
+    method, method_version = secondary_method(rules)
+    version = f"{version}, {method_version} ({method})"
     years = _data_years(engine)
     districts = _districts(engine)
     specs = catalog_specs(rules, borders=borders, years=years, blocks=blocks, districts=districts)
@@ -766,9 +962,23 @@ def build_catalog(
             bar.advance(task)
         for table, weights in link_weights(counted).items():
             counted[table].weights = weights
+        patterns: dict[str, npt.NDArray[np.bool_]] = {}
+        shared: dict[str, npt.NDArray[np.bool_]] = {}
+        if method == "gauss":
+
+            def eliminating(part: str) -> None:
+                year = part.removeprefix("k")[:4]
+                bar.update(task, description=f"Gauss-eliminasjon av alle tabellene, {year}")
+
+            patterns, shared = linked_elimination(counted, threshold, on_year=eliminating)
         for table, one in counted.items():
             bar.update(task, description=f"Prikker tabell {table}")
-            one.protect(threshold)
+            if method == "gauss":
+                # Shared cells the elimination hid are protected in every table that has them.
+                forced = patterns[table] & shared[table]
+                one.protect(threshold, forced, method, pattern=patterns[table])
+            else:
+                one.protect(threshold, method=method)
             if on_progress:
                 on_progress(table, steps_of.get(table, 1), steps_of.get(table, 1))
             bar.advance(task)
@@ -779,7 +989,7 @@ def build_catalog(
             if on_progress:
                 on_progress(f"{names} (samordnet prikking, runde {round_})", 1, 1)
 
-        link_protection(counted, threshold, on_round=linking)
+        link_protection(counted, threshold, on_round=linking, method=method)
         bar.advance(task)
     cubes: dict[str, ProtectedCube] = {}
     for spec in specs:

@@ -35,6 +35,7 @@ from samhandling.errors import SamhandlingError
 from samhandling.indicators.facts import residence_map
 from samhandling.tables.dimensions import Dimension
 from samhandling.tables.disclosure import PUBLISHED, REASON_NAMES
+from samhandling.tables.gauss import gauss_protection
 from samhandling.tables.hypercube import Axis, Protection, hypercube_protection
 
 __all__ = [
@@ -526,10 +527,13 @@ def _patients_sql(spec: CubeSpec, base: str, at: int, combos: Sequence[tuple[int
 COMBOS_PER_QUERY = 8
 
 
-def count_cube(
+def count_cube_per_combination(
     engine: Engine, spec: CubeSpec, on_step: Callable[[int, int], None] | None = None
 ) -> pa.Table:
-    """The cube's cells: one row per combination of codes with facts, measures and patients.
+    """The cube's cells counted with one GROUP BY per combination of layers (the old way).
+
+    Kept only as the baseline that ``bench/bench_counting.py`` and the tests compare
+    :func:`count_cube` against; it returns the very same table.
 
     Additive measures are summed per leaf (the facts' keys) and rolled up through each
     dimension's mapping. Distinct patients are not additive: they are counted from the distinct
@@ -576,9 +580,17 @@ def count_cube(
         advance()
     engine.drop(reduced)
     engine.drop(f"cube_{spec.id}_patients")
+    cells = _cells(engine, spec, counted)
+    advance()
+    return cells
+
+
+def _cells(engine: Engine, spec: CubeSpec, counted: Sequence[pa.Table]) -> pa.Table:
+    """The additive measures per cell with the counted patients (0 where none), in code order."""
     fields: list[pa.Field[Any]] = [pa.field(d.id, pa.string()) for d in spec.dimensions]
     fields.append(pa.field("pasienter", pa.int64()))
-    patients = pa.concat_tables([t.cast(pa.schema(fields)) for t in counted])
+    schema = pa.schema(fields)
+    patients = pa.concat_tables([t.cast(schema) for t in counted] or [schema.empty_table()])
     engine.register_arrow(f"cube_{spec.id}_pasienter", patients)
     dims = [d.id for d in spec.dimensions]
     on = " AND ".join(f"p.{d} = a.{d}" for d in dims)
@@ -589,6 +601,170 @@ def count_cube(
         f"FROM ({_additive_sql(spec)}) AS a LEFT JOIN cube_{spec.id}_pasienter AS p ON {on} "
         f"ORDER BY {', '.join(f'a.{d}' for d in dims)}"
     )
+    return cells
+
+
+def _first_codes(d: Dimension) -> list[dict[str, str]]:
+    """Per layer: each key's first code (it stands for the codes with the very same keys)."""
+    out = []
+    for pairs in layers(d):
+        mine: dict[str, str] = {}
+        for key, c in pairs:
+            mine.setdefault(key, c)
+        out.append(mine)
+    return out
+
+
+def _layer_codes(d: Dimension) -> tuple[pa.Table, pa.Table, int]:
+    """Each key's code per layer (columns ``c0``, ``c1``...; NULL where none) and the aliases.
+
+    Codes are numbers (their place in ``d.codes``): grouping by small integers is several times
+    faster than by strings. Within a layer a key counts for one set of codes with the very same
+    keys (a year and its year to date through the last tertial); the first of them stands for
+    the set while counting, and the alias table (``grp``, ``code``) gives every code of the set
+    back afterwards, as a string.
+    """
+    at = {c: n for n, (c, _) in enumerate(d.codes)}
+    first = _first_codes(d)
+    grp: list[int] = []
+    code: list[str] = []
+    for pairs, mine in zip(layers(d), first, strict=True):
+        seen: set[str] = set()
+        for key, c in pairs:
+            if c not in seen:
+                seen.add(c)
+                grp.append(at[mine[key]])
+                code.append(c)
+    keys = list(dict.fromkeys(k for mine in first for k in mine))
+    columns: dict[str, pa.Array[Any]] = {"key": pa.array(keys, pa.string())}
+    for j, mine in enumerate(first):
+        codes_j = [at[mine[k]] if k in mine else None for k in keys]
+        columns[f"c{j}"] = pa.array(codes_j, pa.int32())
+    aliases = pa.table({"grp": pa.array(grp, pa.int32()), "code": pa.array(code, pa.string())})
+    return pa.table(columns), aliases, len(first)
+
+
+def _stack_table(d: Dimension) -> pa.Table:
+    """(key, code number) for every layer of ``d`` at once: its codes differ between layers."""
+    at = {c: n for n, (c, _) in enumerate(d.codes)}
+    pairs = [(k, at[c]) for mine in _first_codes(d) for k, c in mine.items()]
+    return pa.table(
+        {
+            "key": pa.array([k for k, _ in pairs], pa.string()),
+            "code": pa.array([c for _, c in pairs], pa.int32()),
+        }
+    )
+
+
+def _column(at: int, i: int, j: int) -> str:
+    return "t" if i == at else f"c{i}_{j}"
+
+
+def _coded_sql(spec: CubeSpec, at: int, widths: Sequence[int]) -> str:
+    """The distinct rows as numbers: patient, the time code of every layer, each key's codes.
+
+    The patient is its rank among the distinct patients (``cube_<id>_patient_ids``); dimension
+    ``at`` is mapped to its codes in all its layers at once (a patient with contacts in many
+    months is one row a year, one a tertial...); every other key to its code per layer (one row
+    per key, columns ``c<dimension>_<layer>``, NULL where the layer has no code for it).
+    """
+    n = len(spec.dimensions)
+    cols = ["i.pi AS p", "s.code AS t"] + [
+        f"m{i}.c{j} AS c{i}_{j}" for i in range(n) if i != at for j in range(widths[i])
+    ]
+    joins = " ".join(
+        f"JOIN cube_{spec.id}_{d.id}_layers AS m{i} ON m{i}.key = b.k{i}"
+        for i, d in enumerate(spec.dimensions)
+        if i != at
+    )
+    return (
+        f"SELECT DISTINCT {', '.join(cols)} FROM cube_{spec.id}_patients AS b "
+        f"JOIN cube_{spec.id}_patient_ids AS i ON i.p = b.p "
+        f"JOIN cube_{spec.id}_{spec.dimensions[at].id}_stack AS s ON s.key = b.k{at} {joins}"
+    )
+
+
+def _coded_patients_sql(spec: CubeSpec, at: int, combos: Sequence[tuple[int, ...]]) -> str:
+    """Distinct patients per cell of each layer combination, over the coded rows.
+
+    One GROUP BY per combination (UNION ALL) over ``cube_<id>_coded``: each is one pass over
+    integers, the time dimension's layers all in one. Rows whose key has no code in a layer of
+    the combination are left out (no cell), then the code numbers are turned back into codes
+    (with their aliases).
+    """
+    dims = spec.dimensions
+    parts = []
+    for combo in combos:
+        cols = [_column(at, i, j) for i, j in enumerate(combo)]
+        named = ", ".join(f"{c} AS g{i}" for i, c in enumerate(cols))
+        present = " AND ".join(f"{c} IS NOT NULL" for i, c in enumerate(cols) if i != at)
+        parts.append(
+            f"SELECT {named}, COUNT(DISTINCT p) AS pasienter FROM cube_{spec.id}_coded "
+            f"WHERE {present or 'TRUE'} GROUP BY {', '.join(cols)}"
+        )
+    named = ", ".join(f"a{i}.code AS {d.id}" for i, d in enumerate(dims))
+    aliases = " ".join(
+        f"JOIN cube_{spec.id}_{d.id}_aliases AS a{i} ON a{i}.grp = g.g{i}"
+        for i, d in enumerate(dims)
+    )
+    return f"SELECT {named}, g.pasienter FROM ({' UNION ALL '.join(parts)}) AS g {aliases}"
+
+
+def count_cube(
+    engine: Engine, spec: CubeSpec, on_step: Callable[[int, int], None] | None = None
+) -> pa.Table:
+    """The cube's cells: one row per combination of codes with facts, measures and patients.
+
+    Additive measures are summed per leaf (the facts' keys) and rolled up through each
+    dimension's mapping. Distinct patients are not additive: the distinct (patient, keys) rows
+    are coded once as small integers (the patient's rank, each dimension's code number in each
+    of its layers, :func:`layers`; the time dimension, or else the first, mapped to all its
+    layers at once and duplicates removed again) and counted with one GROUP BY per combination
+    of the other dimensions' layers over those integers (docs/performance.md: several times
+    faster than :func:`count_cube_per_combination`, whose result it equals row for row). Both
+    steps are plain SQL, so the cube counts the same on every engine. ``on_step(done, total)``
+    reports progress.
+    """
+    widths: list[int] = []
+    for d in spec.dimensions:
+        engine.register_arrow(f"cube_{spec.id}_{d.id}", d.mapping_table())
+        codes, aliases, width = _layer_codes(d)
+        engine.register_arrow(f"cube_{spec.id}_{d.id}_layers", codes)
+        engine.register_arrow(f"cube_{spec.id}_{d.id}_aliases", aliases)
+        widths.append(width)
+    at = next((i for i, d in enumerate(spec.dimensions) if d.role == "time"), 0)
+    time_dim = spec.dimensions[at]
+    engine.register_arrow(f"cube_{spec.id}_{time_dim.id}_stack", _stack_table(time_dim))
+    # The time dimension's layers are all in one column: one combination covers them.
+    ranges = [range(1 if i == at else w) for i, w in enumerate(widths)]
+    combos = list(itertools.product(*ranges))
+    batches = [combos[i : i + COMBOS_PER_QUERY] for i in range(0, len(combos), COMBOS_PER_QUERY)]
+    total = 2 + len(batches) + 1
+    step = 0
+
+    def advance() -> None:
+        nonlocal step
+        step += 1
+        if on_step:
+            on_step(step, total)
+
+    engine.create_table(f"cube_{spec.id}_patients", _patients_base_sql(spec))
+    engine.create_table(
+        f"cube_{spec.id}_patient_ids",
+        "SELECT p, ROW_NUMBER() OVER (ORDER BY p) AS pi "
+        f"FROM (SELECT DISTINCT p FROM cube_{spec.id}_patients) AS u",
+    )
+    advance()
+    engine.create_table(f"cube_{spec.id}_coded", _coded_sql(spec, at, widths))
+    engine.drop(f"cube_{spec.id}_patient_ids")
+    engine.drop(f"cube_{spec.id}_patients")
+    advance()
+    counted = []
+    for batch in batches:
+        counted.append(engine.query(_coded_patients_sql(spec, at, batch)))
+        advance()
+    engine.drop(f"cube_{spec.id}_coded")
+    cells = _cells(engine, spec, counted)
     advance()
     return cells
 
@@ -720,8 +896,31 @@ class CountedCube:
         patients = np.asarray(self.cells["pasienter"].to_pylist(), dtype=np.int64)
         return _coordinates(self.spec, self.cells), _axes(self.spec), patients, additive
 
-    def protect(self, threshold: int, forced: npt.NDArray[np.bool_] | None = None) -> None:
+    def protect(
+        self,
+        threshold: int,
+        forced: npt.NDArray[np.bool_] | None = None,
+        method: str = "gauss",
+        pattern: npt.NDArray[np.bool_] | None = None,
+    ) -> None:
+        """Protect (again): ``method`` is ``gauss`` or ``hypercube`` (rule
+        ``disclosure.secondary_method``, :func:`samhandling.tables.disclosure.secondary_method`);
+        ``pattern`` is what an elimination of all linked tables together hid in this one.
+        """
         coords, axes, patients, additive = self._inputs
+        if method == "gauss":
+            self.protection = gauss_protection(
+                coords,
+                axes,
+                patients,
+                additive,
+                threshold,
+                before=self.protection,
+                forced=forced,
+                weights=self.weights,
+                pattern=pattern,
+            )
+            return
         self.protection = hypercube_protection(
             coords,
             axes,
@@ -732,6 +931,17 @@ class CountedCube:
             forced=forced,
             weights=self.weights,
         )
+
+    def elimination_input(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], list[Axis], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Coordinates, axes, patients and what hiding each cell costs (the first measure + 1,
+        times the cell's weight): this table's part of an elimination of linked tables
+        (:func:`samhandling.tables.gauss.linked_patterns`)."""
+        coords, axes, patients, additive = self._inputs
+        first = next(iter(additive.values()))
+        weight = np.ones(len(first)) if self.weights is None else self.weights
+        return coords, axes, patients, (first + 1.0) * weight
 
     @property
     def reasons(self) -> npt.NDArray[np.int8]:
@@ -793,6 +1003,7 @@ def build_cube(
     borders: int,
     built: str | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    method: str = "gauss",
 ) -> ProtectedCube:
     """Count the cube from the facts on ``engine`` and protect it with all its margins.
 
@@ -806,7 +1017,7 @@ def build_cube(
             on_step(done, total)
 
     counted = counted_cube(engine, spec, counting)
-    counted.protect(threshold)
+    counted.protect(threshold, method=method)
     if on_step:
         on_step(steps[0], steps[0])
     return counted.finish(

@@ -82,7 +82,12 @@ DISTRICT_PREFIX = "B"
 UNKNOWN_DISTRICT = "U"
 
 
-def region_dimension(borders: int, districts: Sequence[tuple[str, str, str]] = ()) -> Dimension:
+def region_dimension(
+    borders: int,
+    districts: Sequence[tuple[str, str, str]] = (),
+    *,
+    municipalities: bool = True,
+) -> Dimension:
     """Residence: municipality, county (fylke), catchment area (HF), RHF and the country.
 
     ``districts`` (municipality code in ``borders``, district code, label) adds city districts
@@ -90,6 +95,14 @@ def region_dimension(borders: int, districts: Sequence[tuple[str, str, str]] = (
     the municipality's residents without a district, so that the municipality is the sum of
     its districts (a line, protected like any other). Without districts the key is the
     residence alone.
+
+    ``municipalities=False`` gives the upper levels only (the tables with detail a municipal
+    cell could not carry): the country, RHFs, catchment areas, counties and unknown residence,
+    no municipality and no city district (``districts`` is ignored). Its lines: the country =
+    the counties + unknown residence = the RHFs + unknown residence, an RHF = its catchment
+    areas; a county and a catchment area share municipalities without nesting, so neither is
+    a part of the other (the facts' keys are still municipalities: every level is counted from
+    the same rows as in the full region).
     """
     years = municipality_years()
     rows = years.filter(pc.equal(years["year"], pa.scalar(borders, pa.int16())))
@@ -110,12 +123,15 @@ def region_dimension(borders: int, districts: Sequence[tuple[str, str, str]] = (
     codes += [(f"R{r}", rhf_names[r]) for r in sorted(rhf_names)]
     codes += [(f"H{h}", hf_names[h]) for h in sorted(hf_names, key=lambda x: (len(x), x))]
     codes += [(f"F{c}", county_names[c]) for c in sorted(county_names)]
-    codes += [(m, f"{m} {names[m]}") for m in sorted(munis)]
+    if municipalities:
+        codes += [(m, f"{m} {names[m]}") for m in sorted(munis)]
     codes.append((UNKNOWN_RESIDENCE, "Ukjent bosted"))
     county_parts: dict[str, list[str]] = {f"F{c}": [] for c in sorted(county_names)}
     hf_parts: dict[str, list[str]] = {f"H{h}": [] for h in sorted(hf_names)}
     for m in sorted(munis):
-        mapping += [(m, m), (m, f"F{county_of[m]}"), (m, COUNTRY)]
+        if municipalities:
+            mapping.append((m, m))
+        mapping += [(m, f"F{county_of[m]}"), (m, COUNTRY)]
         county_parts[f"F{county_of[m]}"].append(m)
         if m in hf_of:
             mapping.append((m, f"H{hf_of[m]}"))
@@ -123,10 +139,11 @@ def region_dimension(borders: int, districts: Sequence[tuple[str, str, str]] = (
             mapping.append((m, f"R{rhf_of_hf[hf_of[m]]}"))
     mapping += [(UNKNOWN_RESIDENCE, UNKNOWN_RESIDENCE), (UNKNOWN_RESIDENCE, COUNTRY)]
     parents: dict[str, list[str]] = {COUNTRY: [*county_parts, UNKNOWN_RESIDENCE]}
-    parents.update(county_parts)
+    if municipalities:
+        parents.update(county_parts)
     key_sql = "f.residence"
     by_municipality: dict[str, list[tuple[str, str]]] = {}
-    for m, district, label in sorted(districts):
+    for m, district, label in sorted(districts) if municipalities else ():
         if m in county_of:
             by_municipality.setdefault(m, []).append((district, label))
     if by_municipality:
@@ -158,7 +175,8 @@ def region_dimension(borders: int, districts: Sequence[tuple[str, str, str]] = (
         rhf_parts: dict[str, list[str]] = {f"R{r}": [] for r in sorted(rhf_names)}
         for h in sorted(hf_names):
             rhf_parts[f"R{rhf_of_hf[h]}"].append(f"H{h}")
-        lines += _lines_of(hf_parts)
+        if municipalities:
+            lines += _lines_of(hf_parts)
         lines += _lines_of(rhf_parts)
         lines.append((COUNTRY, (*rhf_parts, UNKNOWN_RESIDENCE)))
     return Dimension(
@@ -228,8 +246,11 @@ def sex_dimension() -> Dimension:
     )
 
 
-def age_dimension(rules: RuleSet, *, oldest: int = 110) -> Dimension:
-    """Age: 5-year groups (femårige aldersgrupper) and the steering-data bands, with all ages."""
+def age_dimension(rules: RuleSet, *, oldest: int = 110, five_year: bool = True) -> Dimension:
+    """Age: 5-year groups (femårige aldersgrupper) and the steering-data bands, with all ages.
+
+    ``five_year=False``: the steering-data bands and all ages only (the municipal tables).
+    """
     today = date.today()
     width_rule = rules["indicators.age_band_width"]
     width = int(width_rule.value_on(today, "width").decimal)
@@ -241,6 +262,8 @@ def age_dimension(rules: RuleSet, *, oldest: int = 110) -> Dimension:
             (f"{lo:02d}-{lo + width - 1:02d}", f"{lo}–{lo + width - 1} år", lo, lo + width - 1)
         )
     five.append((f"{open_from}+", f"{open_from} år og eldre", open_from, oldest))
+    if not five_year:
+        five = []
     steering: list[tuple[str, str, int, int]] = []
     for code, row in sorted(bands.items(), key=lambda kv: int(kv[1].value.split("-")[0])):
         lo_text, hi_text = row.value.split("-")
@@ -255,9 +278,8 @@ def age_dimension(rules: RuleSet, *, oldest: int = 110) -> Dimension:
     codes = [(TOTAL, "Alle aldre")]
     codes += [(c, label) for c, label, _, _ in steering]
     codes += [(c, label) for c, label, _, _ in five]
-    lines = (
-        (TOTAL, tuple(c for c, _, _, _ in five)),
-        (TOTAL, tuple(c for c, _, _, _ in steering)),
+    lines = tuple(
+        (TOTAL, tuple(c for c, _, _, _ in groups)) for groups in (five, steering) if groups
     )
     return Dimension(
         id="age",

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from scipy.optimize import linprog  # type: ignore[import-untyped]
 from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 
+from samhandling.errors import RuleError
 from samhandling.rules import RuleSet
 
 __all__ = [
@@ -37,9 +38,11 @@ __all__ = [
     "PUBLISHED",
     "REASON_NAMES",
     "SECONDARY",
+    "SECONDARY_METHODS",
     "attack_intervals",
     "disclosure_threshold",
     "protect",
+    "secondary_method",
 ]
 
 PUBLISHED = 0
@@ -59,6 +62,21 @@ def disclosure_threshold(rules: RuleSet, on: date | None = None) -> tuple[int, s
     table = rules["disclosure.threshold"]
     row = table.value_on(on or date.today())
     return int(row.decimal), f"disclosure.threshold v{table.version}"
+
+
+SECONDARY_METHODS = ("gauss", "hypercube")
+
+
+def secondary_method(rules: RuleSet, on: date | None = None) -> tuple[str, str]:
+    """How secondary cells are chosen (``gauss`` or ``hypercube``) and the rule version."""
+    table = rules["disclosure.secondary_method"]
+    method = table.value_on(on or date.today()).value
+    if method not in SECONDARY_METHODS:
+        raise RuleError(
+            f"Regelen disclosure.secondary_method: ukjent metode «{method}» "
+            f"(velg {' eller '.join(SECONDARY_METHODS)})"
+        )
+    return method, f"disclosure.secondary_method v{table.version}"
 
 
 @dataclass

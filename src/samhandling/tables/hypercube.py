@@ -68,7 +68,7 @@ import numpy.typing as npt
 
 from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
 
-__all__ = ["Axis", "protect_hypercubes"]
+__all__ = ["Axis", "Protection", "hypercube_protection", "independent_parts", "protect_hypercubes"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -251,7 +251,7 @@ def hypercube_protection(
     proven = np.zeros((len(values), n)) if before is None else before.proven
     must = np.zeros(n, dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
     weight = None if weights is None else np.asarray(weights, dtype=np.float64)
-    parts = _parts(coords, axes)
+    parts = independent_parts(coords, axes)
     if len(parts) == 1:
         return _protect(
             _Part(coords, list(axes), pat, values, threshold, hidden, proven, must, weight)
@@ -326,7 +326,7 @@ def _components(axis: Axis) -> list[list[int]]:
     return list(groups.values())
 
 
-def _parts(
+def independent_parts(
     coords: IntArray, axes: Sequence[Axis]
 ) -> list[tuple[IntArray, list[Axis], list[IntArray]]]:
     """Cells of each part no line links: (cell indices, axes of the part, old → new code)."""

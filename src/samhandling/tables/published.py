@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 # Bump when the files or the meaning of a cube change: older folders are then rebuilt.
-CATALOG_FORMAT = 3
+CATALOG_FORMAT = 4  # 4: SD10-SD12, the detail of the upper region levels
 TABLES = "tables"
 MANIFEST = "manifest.json"
 

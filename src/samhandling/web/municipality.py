@@ -30,6 +30,7 @@ from samhandling.indicators.facts import residence_map
 from samhandling.tables.catalog import (
     CHAPTER_PREFIX,
     POPULATION_TABLE,
+    REST_SUFFIX,
     UNKNOWN_DIAGNOSIS,
     Catalog,
 )
@@ -398,6 +399,9 @@ def _diagnosis_groups(cube: ProtectedCube, level: str) -> list[tuple[str, str, s
 
     The chapters are the parts of the total's line (with ``ukjent``, the stays without a valid
     diagnosis, which belongs to both levels); the blocks are the parts of the chapters' lines.
+    SD04 has every region level, so its blocks are only those it keeps for municipalities
+    (diabetes): the rest of a chapter (``K<chapter>_annet``) is no diagnosis group and not
+    ranked; the other blocks are published for the upper levels only (SD12).
     """
     dimension = cube.spec.dimension("diagnosis")
     lines = dict(dimension.lines)
@@ -407,6 +411,8 @@ def _diagnosis_groups(cube: ProtectedCube, level: str) -> list[tuple[str, str, s
         if code == dimension.total:
             continue
         chapter = code in chapters
+        if code.endswith(REST_SUFFIX):
+            continue
         if code == UNKNOWN_DIAGNOSIS or (level == "chapter") == chapter:
             shown = code.removeprefix(CHAPTER_PREFIX) if chapter else code
             out.append((code, shown, label.removeprefix(f"{code} ")))

@@ -1,0 +1,455 @@
+"""Secondary suppression by Gaussian elimination (Langsrud's method, as Statistics Norway uses it).
+
+Written from the method's description (Langsrud 2024, "Secondary cell suppression by Gaussian
+elimination: an algorithm suitable for handling issues with zeros and singletons",
+doi:10.1007/978-3-031-69651-0_6, and the documentation of the R packages GaussSuppression and
+SSBtools); no code is taken from them.
+
+**The matrix.** The *inner cells* are the finest pieces a published table can be cut into: one
+atom per dimension (:class:`samhandling.tables.hypercube.Axis`: keys that map to the same codes)
+in every combination. Every published cell ``c`` is the sum of the inner cells it contains, a
+0/1 column ``x_c`` of the sparse matrix ``X`` (inner cells × cells). An inner cell is a row only
+when every cell containing it holds facts: a published zero tells the attacker that all its
+inner cells are zero, so those rows are not there to hide anything in (the *zero problem*: a
+cell protected only by zeros is disclosed; here it cannot be, since zeros give no row).
+
+**The elimination.** A hidden cell ``p`` is disclosed exactly when ``x_p`` is a linear
+combination of the published columns. The candidates (every cell that is not primary) are taken
+most costly to hide first (largest value times its weight: totals, the country, cells other
+tables publish too) and each is published unless that would disclose a primary cell; otherwise it
+becomes secondary. The published columns are kept as a sparse echelon basis; every primary cell
+keeps its residual (``x_p`` reduced by the basis). Publishing a candidate whose residual ``r``
+is zero adds nothing (it is already a combination of published cells). Otherwise ``x_p`` would
+become a combination exactly when its residual is a multiple of ``r``; residuals are kept
+reduced, so that is a lookup of ``r``'s normalised pattern among the primary residuals'.
+
+**Singletons.** A cell of one patient is known to that patient. Two hidden singletons that only
+protect each other are no protection against the two of them; as GaussSuppression's simplest
+singleton method does, the sum of every two singleton primary cells on one line is protected
+as if it were a primary cell too (a virtual column ``x_p + x_q``).
+
+**Intervals.** Elimination only proves that no hidden cell is *exactly* determined. The
+threshold asks more: every primary cell's feasible interval at least ``threshold`` wide. The
+pattern is therefore handed to :func:`samhandling.tables.hypercube.hypercube_protection` as
+what is hidden before: it proves an interval for each primary cell with a hypercube certificate,
+found at no cost where the elimination's pattern already holds one, and hides more cells only
+where none is wide enough. ``tests/test_gauss.py`` checks the result with the LP attacker.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import block_diag, csc_matrix  # type: ignore[import-untyped]
+
+from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
+from samhandling.tables.hypercube import Axis, Protection, hypercube_protection, independent_parts
+
+__all__ = [
+    "gauss_protection",
+    "gauss_secondary",
+    "inner_matrix",
+    "linked_matrix",
+    "linked_patterns",
+    "singleton_pairs",
+]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+# Residual entries smaller than this are zero (the matrix is 0/1; combinations stay small).
+TOLERANCE = 1e-9
+# Digits a normalised residual's coefficients are compared with.
+SIGNATURE_DIGITS = 9
+
+
+def inner_matrix(coords: IntArray, axes: Sequence[Axis]) -> csc_matrix:
+    """``X``: one row per inner cell that every containing cell exists for, one column per cell.
+
+    ``coords`` has one row per cell (holding facts) and one column per axis (the code's index).
+    """
+    n_cells = len(coords)
+    sizes = np.array([len(a.codes) for a in axes], dtype=np.int64)
+    strides = np.ones(len(axes), dtype=np.int64)
+    for j in range(len(axes) - 2, -1, -1):
+        strides[j] = strides[j + 1] * sizes[j + 1]
+    keys = coords @ strides
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    # Per axis, per atom: its codes. Only atoms whose codes all hold facts can be inner cells.
+    used = [set(np.unique(coords[:, j]).tolist()) for j in range(len(axes))]
+    atom_codes = [
+        [np.array(sorted(a), dtype=np.int64) for a in axis.atoms if a <= used[j]]
+        for j, axis in enumerate(axes)
+    ]
+    if n_cells == 0 or any(not per_atom for per_atom in atom_codes):
+        return csc_matrix((0, n_cells))
+    tables = []
+    for per_atom in atom_codes:
+        width = max(len(c) for c in per_atom)
+        table = np.full((len(per_atom), width), -1, dtype=np.int64)
+        for a, codes in enumerate(per_atom):
+            table[a, : len(codes)] = codes
+        tables.append(table)
+    grids = np.meshgrid(*[np.arange(len(c), dtype=np.int64) for c in atom_codes], indexing="ij")
+    combos = np.stack([g.ravel() for g in grids], axis=1)
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    n_rows = 0
+    chunk_size = max(1, 2_000_000 // int(np.prod([t.shape[1] for t in tables])))
+    for start in range(0, len(combos), chunk_size):
+        chunk = combos[start : start + chunk_size]
+        # Every containing cell of every inner cell of the chunk: the product of its codes.
+        cell_keys = np.zeros((len(chunk), 1), dtype=np.int64)
+        for j, table in enumerate(tables):
+            picked = table[chunk[:, j]]  # (chunk, width) codes, -1 padding
+            step = np.where(picked >= 0, picked * strides[j], -(2**60))
+            cell_keys = (cell_keys[:, :, None] + step[:, None, :]).reshape(len(chunk), -1)
+        valid = cell_keys >= 0
+        pos = np.searchsorted(sorted_keys, np.where(valid, cell_keys, 0))
+        pos = np.minimum(pos, len(sorted_keys) - 1)
+        found = valid & (sorted_keys[pos] == cell_keys)
+        complete = np.flatnonzero(np.all(found | ~valid, axis=1))
+        if len(complete) == 0:
+            continue
+        mask = valid[complete]
+        row_ids = np.repeat(np.arange(len(complete), dtype=np.int64), mask.sum(axis=1))
+        rows.append(row_ids + n_rows)
+        cols.append(order[pos[complete][mask]].astype(np.int64))
+        n_rows += len(complete)
+    if not rows:
+        return csc_matrix((0, n_cells))
+    data = np.ones(sum(len(r) for r in rows))
+    return csc_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_cells))
+
+
+Vector = dict[int, float]
+
+
+class _Elimination:
+    """The published columns' echelon basis and the protected columns' residuals."""
+
+    def __init__(self) -> None:
+        self.basis: dict[int, Vector] = {}  # pivot row → basis vector (1 at its pivot)
+        self.added: dict[int, int] = {}  # pivot row → insertion order
+        self.residual: list[Vector] = []  # per protected column
+        self.touching: dict[int, set[int]] = {}  # row → protected columns nonzero there
+        self.signatures: dict[tuple[tuple[int, float], ...], int] = {}
+
+    @staticmethod
+    def _signature(v: Vector) -> tuple[tuple[int, float], ...]:
+        rows = sorted(v)
+        first = v[rows[0]]
+        return tuple((r, round(v[r] / first, SIGNATURE_DIGITS)) for r in rows)
+
+    def protect(self, column: Vector) -> bool:
+        """Add a column that must not become a combination; False when it already is one."""
+        r = self.reduce(column)
+        if not r:
+            return False
+        k = len(self.residual)
+        self.residual.append(r)
+        for row in r:
+            self.touching.setdefault(row, set()).add(k)
+        sig = self._signature(r)
+        self.signatures[sig] = self.signatures.get(sig, 0) + 1
+        return True
+
+    def reduce(self, column: Vector) -> Vector:
+        v = dict(column)
+        heap = [(self.added[r], r) for r in v if r in self.basis]
+        heapq.heapify(heap)
+        while heap:
+            _, pivot = heapq.heappop(heap)
+            factor = v.get(pivot, 0.0)
+            if abs(factor) <= TOLERANCE:
+                v.pop(pivot, None)
+                continue
+            for row, value in self.basis[pivot].items():
+                new = v.get(row, 0.0) - factor * value
+                if abs(new) <= TOLERANCE:
+                    v.pop(row, None)
+                else:
+                    if row not in v and row in self.basis:
+                        heapq.heappush(heap, (self.added[row], row))
+                    v[row] = new
+        return v
+
+    def try_publish(self, column: Vector, *, check: bool = True) -> bool:
+        """Publish a column unless a protected column would become a combination (``check``:
+        without it, the column is published whatever it discloses)."""
+        r = self.reduce(column)
+        if not r:
+            return True
+        if check and self._signature(r) in self.signatures:
+            return False
+        # Pivot where the fewest protected residuals are non-zero (least work, least fill-in).
+        pivot = min(r, key=lambda row: (len(self.touching.get(row, ())), row))
+        scale = r[pivot]
+        vector = {row: value / scale for row, value in r.items()}
+        self.added[pivot] = len(self.added)
+        self.basis[pivot] = vector
+        for k in list(self.touching.get(pivot, ())):
+            old = self.residual[k]
+            sig = self._signature(old)
+            self.signatures[sig] -= 1
+            if not self.signatures[sig]:
+                del self.signatures[sig]
+            factor = old[pivot]
+            for row, value in vector.items():
+                new = old.get(row, 0.0) - factor * value
+                if abs(new) <= TOLERANCE:
+                    if row in old:
+                        del old[row]
+                        self.touching[row].discard(k)
+                else:
+                    if row not in old:
+                        self.touching.setdefault(row, set()).add(k)
+                    old[row] = new
+            # Never empty: it was not a multiple of this column's residual.
+            new_sig = self._signature(old)
+            self.signatures[new_sig] = self.signatures.get(new_sig, 0) + 1
+        return True
+
+
+def _column(x: csc_matrix, c: int) -> Vector:
+    start, end = x.indptr[c], x.indptr[c + 1]
+    return dict.fromkeys(x.indices[start:end].tolist(), 1.0)
+
+
+def singleton_pairs(coords: IntArray, singletons: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """Pairs of singleton cells that differ in one dimension only (a line can hold both).
+
+    Pairs that share no line are harmless: protecting their sum too only hides more.
+    """
+    cells = np.flatnonzero(singletons)
+    pairs: set[tuple[int, int]] = set()
+    if len(cells) < 2:
+        return []
+    for j in range(coords.shape[1]):
+        others = np.delete(coords[cells], j, axis=1)
+        order = np.lexsort(others.T[::-1]) if others.shape[1] else np.arange(len(cells))
+        ranked = others[order]
+        starts = (
+            np.flatnonzero(np.concatenate([[True], np.any(ranked[1:] != ranked[:-1], axis=1)]))
+            if others.shape[1]
+            else np.array([0])
+        )
+        ends = np.append(starts[1:], len(cells))
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            run = sorted(cells[order[start:end]].tolist())
+            for i, p in enumerate(run):
+                pairs.update((p, q) for q in run[i + 1 :])
+    return sorted(pairs)
+
+
+def gauss_secondary(
+    x: csc_matrix,
+    protected: npt.NDArray[np.bool_],
+    cost: FloatArray,
+    *,
+    pairs: Sequence[tuple[int, int]] = (),
+    hidden: npt.NDArray[np.bool_] | None = None,
+    same: Sequence[tuple[int, int]] = (),
+) -> npt.NDArray[np.bool_]:
+    """The cells to hide besides ``protected`` (columns of ``x``) so that none is disclosed.
+
+    ``cost`` says what hiding each cell costs (most costly published first); ``hidden`` cells
+    stay hidden whatever the elimination finds; the sum of each of ``pairs`` (two singleton
+    cells, :func:`singleton_pairs`) is protected too. Empty columns (cells without inner cells)
+    are published: they are zeros.
+
+    ``same`` lists columns that are the same number in two tables (linked tables, their
+    matrices side by side: :func:`linked_matrix`). The attacker knows they are equal whether
+    or not they are published (``x_a - x_b`` is published from the start), and each such group
+    is published or hidden as one: consistency across tables by construction.
+    """
+    n = x.shape[1]
+    keep = np.zeros(n, dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool).copy()
+    elimination = _Elimination()
+    group = _groups(n, same)
+    for a, b in same:
+        difference = _column(x, a)
+        for row, value in _column(x, b).items():
+            difference[row] = difference.get(row, 0.0) - value
+        elimination.try_publish(
+            {r: v for r, v in difference.items() if abs(v) > TOLERANCE}, check=False
+        )
+    # A group with a protected or kept member is hidden as a whole.
+    group_hidden = np.zeros(n, dtype=bool)
+    group_hidden[group[protected | keep]] = True
+    group_published = np.zeros(n, dtype=bool)
+    for c in np.flatnonzero(protected).tolist():
+        if x.indptr[c + 1] > x.indptr[c]:
+            elimination.protect(_column(x, c))
+    for p, q in pairs:
+        both = _column(x, p)
+        for row, value in _column(x, q).items():
+            both[row] = both.get(row, 0.0) + value
+        elimination.protect(both)
+    secondary = np.zeros(n, dtype=bool)
+    candidates = np.flatnonzero(~protected & ~keep)
+    order = candidates[np.lexsort((candidates, -cost[candidates]))]
+    for c in order.tolist():
+        g = int(group[c])
+        if group_hidden[g]:
+            secondary[c] = True
+            continue
+        if x.indptr[c + 1] == x.indptr[c]:
+            continue
+        if elimination.try_publish(_column(x, c)):
+            group_published[g] = True
+        elif group_published[g]:
+            raise AssertionError("a linked cell is a combination of its own group")
+        else:
+            secondary[c] = True
+            group_hidden[g] = True
+    return secondary | (keep & ~protected)
+
+
+def _groups(n: int, same: Sequence[tuple[int, int]]) -> IntArray:
+    """Each column's group: the smallest column it is the same number as (itself if none)."""
+    parent = np.arange(n, dtype=np.int64)
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = int(parent[c])
+        return c
+
+    for a, b in same:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([root(c) for c in range(n)], dtype=np.int64) if same else parent
+
+
+def linked_matrix(matrices: Sequence[csc_matrix]) -> tuple[csc_matrix, IntArray]:
+    """Tables' matrices side by side (block-diagonal: each table's own inner cells) and the
+    first column of each table."""
+    offsets = np.cumsum([0, *[m.shape[1] for m in matrices]]).astype(np.int64)
+    return csc_matrix(block_diag(matrices, format="csc")), offsets
+
+
+def gauss_protection(
+    coords: IntArray,
+    axes: Sequence[Axis],
+    patients: npt.ArrayLike,
+    measures: Mapping[str, npt.ArrayLike],
+    threshold: int,
+    *,
+    before: Protection | None = None,
+    forced: npt.NDArray[np.bool_] | None = None,
+    weights: npt.ArrayLike | None = None,
+    workers: int | None = None,
+    pattern: npt.NDArray[np.bool_] | None = None,
+) -> Protection:
+    """Protection by Gaussian elimination, with intervals proven by hypercube certificates.
+
+    The same contract as :func:`samhandling.tables.hypercube.hypercube_protection`: primary
+    cells from ``patients``, ``forced`` cells hidden and protected like primary cells, cells
+    hidden ``before`` stay hidden, ``weights`` multiply what hiding a cell costs. ``pattern``
+    is the first elimination's result when it was done already (all linked tables in one
+    matrix: :func:`linked_patterns`).
+    """
+    coords = np.asarray(coords, dtype=np.int64)
+    pat = np.asarray(patients, dtype=np.int64)
+    values = [np.asarray(v, dtype=np.float64) for v in measures.values()]
+    if not values:
+        raise ValueError("gauss_protection needs at least one additive measure")
+    n = len(pat)
+    must = np.zeros(n, dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    primary = (pat >= 1) & (pat < threshold)
+    hidden_before = np.zeros(n, dtype=bool) if before is None else before.reasons != PUBLISHED
+    weight = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    cost = (values[0] + 1.0) * weight
+    parts = independent_parts(coords, axes)
+    if pattern is None:
+        pattern = _eliminate(parts, coords, primary | must, cost, pat == 1, hidden_before)
+    pattern = pattern | hidden_before
+    reasons = np.zeros(n, dtype=np.int8)
+    reasons[pattern] = SECONDARY
+    reasons[primary] = PRIMARY
+    proven = np.zeros((len(values), n)) if before is None else before.proven
+    certified = hypercube_protection(
+        coords,
+        axes,
+        pat,
+        measures,
+        threshold,
+        before=Protection(reasons, proven),
+        forced=must,
+        weights=weight,
+        workers=workers,
+    )
+    # Every primary and forced cell now has a certificate of hidden cells. Cells of no
+    # certificate were hidden by the elimination alone; a second elimination publishes those
+    # it can (published cells first, then the rest most costly first), so what stays hidden is
+    # the certificates and what the singleton pairs still need.
+    keep = primary | must | hidden_before | (certified.proven.max(axis=0, initial=0.0) > 0)
+    if len(values) == 0 or not np.any(certified.reasons[~keep] != PUBLISHED):
+        return certified
+    published_first = np.where(
+        certified.reasons == PUBLISHED, cost + float(cost.max(initial=0.0)) + 1.0, cost
+    )
+    hidden = _eliminate(parts, coords, primary | must, published_first, pat == 1, keep)
+    reasons = np.zeros(n, dtype=np.int8)
+    reasons[hidden] = SECONDARY
+    reasons[primary] = PRIMARY
+    return Protection(reasons, certified.proven)
+
+
+def _eliminate(  # noqa: PLR0917
+    parts: Sequence[tuple[IntArray, list[Axis], list[IntArray]]],
+    coords: IntArray,
+    protected: npt.NDArray[np.bool_],
+    cost: FloatArray,
+    singletons: npt.NDArray[np.bool_],
+    hidden: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """:func:`gauss_secondary` of each part no line links (the years): the cells to hide."""
+    out = np.zeros(len(coords), dtype=bool)
+    for cells, part_axes, recode in parts:
+        part_coords = np.stack(
+            [recode[j][coords[cells, j]] for j in range(coords.shape[1])], axis=1
+        )
+        mine = protected[cells]
+        out[cells] = gauss_secondary(
+            inner_matrix(part_coords, part_axes),
+            mine,
+            cost[cells],
+            pairs=singleton_pairs(part_coords, mine & singletons[cells]),
+            hidden=hidden[cells],
+        )
+    return out
+
+
+def linked_patterns(
+    tables: Sequence[tuple[IntArray, Sequence[Axis], IntArray, FloatArray]],
+    threshold: int,
+    same: Sequence[tuple[int, IntArray, int, IntArray]],
+) -> list[npt.NDArray[np.bool_]]:
+    """The elimination of linked tables in one matrix: the cells to hide in each table (primary
+    and secondary).
+
+    ``tables`` holds per table its coordinates, axes, patients and what hiding each cell costs;
+    ``same`` lists (table, cells, other table, cells): cells that are the same numbers.
+    """
+    matrices = [inner_matrix(coords, axes) for coords, axes, _, _ in tables]
+    x, offsets = linked_matrix(matrices)
+    patients = np.concatenate([p for _, _, p, _ in tables]) if tables else np.zeros(0, np.int64)
+    cost = np.concatenate([c for _, _, _, c in tables]) if tables else np.zeros(0)
+    protected = (patients >= 1) & (patients < threshold)
+    pairs: list[tuple[int, int]] = []
+    for t, (coords, _axes, pat, _cost) in enumerate(tables):
+        start = int(offsets[t])
+        pairs += [(start + a, start + b) for a, b in singleton_pairs(coords, pat == 1)]
+    equal = [
+        (int(offsets[a]) + int(i), int(offsets[b]) + int(j))
+        for a, rows_a, b, rows_b in same
+        for i, j in zip(rows_a.tolist(), rows_b.tolist(), strict=True)
+    ]
+    hidden = gauss_secondary(x, protected, cost, pairs=pairs, same=equal) | protected
+    return [hidden[int(offsets[t]) : int(offsets[t + 1])] for t in range(len(tables))]

@@ -1,0 +1,164 @@
+"""Secondary suppression by Gaussian elimination (tables.gauss), checked by the LP attacker."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from samhandling.tables.catalog import linked_elimination, linked_rows
+from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
+from samhandling.tables.gauss import (
+    gauss_protection,
+    gauss_secondary,
+    inner_matrix,
+    singleton_pairs,
+)
+from samhandling.tables.hypercube import Axis
+from test_disclosure import THRESHOLD, full_attack, hypercube_case
+from test_linked_tables import AT_X, LINK, _pair
+
+# Two dimensions: rows r1, r2 and columns c1, c2, each with a total T.
+TWO_BY_TWO = [
+    ({"1": ["r1", "T"], "2": ["r2", "T"]}, [("T", ("r1", "r2"))]),
+    ({"1": ["c1", "T"], "2": ["c2", "T"]}, [("T", ("c1", "c2"))]),
+]
+
+
+def _disclosed(x: np.ndarray, published: np.ndarray, cell: int) -> bool:
+    """Whether column ``cell`` of X is a linear combination of the published columns."""
+    pub = x[:, published]
+    if pub.shape[1] == 0:
+        return not np.any(x[:, cell])
+    rank = np.linalg.matrix_rank(pub)
+    return bool(np.linalg.matrix_rank(np.column_stack([pub, x[:, cell]])) == rank)
+
+
+def test_inner_matrix_of_a_two_by_two_table() -> None:
+    counts = np.array([[1, 10], [10, 20]])
+    coords, axes, contacts, _, _ = hypercube_case(counts, counts, TWO_BY_TWO)
+    x = inner_matrix(coords, axes).toarray()
+    # Four inner cells (r1c1, r1c2, r2c1, r2c2); every cell is the sum of those it contains.
+    assert x.shape == (4, 9)
+    assert list(x.T @ np.array([1, 10, 10, 20])) == contacts
+    assert sorted(x.sum(axis=0).astype(int).tolist()) == [1, 1, 1, 1, 2, 2, 2, 2, 4]
+
+
+def test_inner_cells_under_a_published_zero_are_no_rows() -> None:
+    """r2c2 holds nothing: the attacker knows it is zero, so it is no inner cell to hide in."""
+    counts = np.array([[1, 10], [10, 0]])
+    coords, axes, _, _, _ = hypercube_case(counts, counts, TWO_BY_TWO)
+    assert inner_matrix(coords, axes).shape == (3, 8)
+
+
+def test_hand_computed_two_by_two() -> None:
+    """A 1 in a 2 x 2 table with margins: every inner cell hidden, every margin published.
+
+    Cells largest first: T (31), R2 = C2 (20) are published; R1 = T - R2 and C1 = T - C2 are
+    combinations already (free); then each inner 10 would give a = T - R2 - C2 + d (or
+    T - R2 - b, T - C2 - c): all three become secondary. The attacker's interval for a is
+    [0, 11] (a + b = 11), and the 2 x 2 hypercube proves width 1 + 10 = 11 >= 5, so nothing
+    more is hidden.
+    """
+    counts = np.array([[1, 10], [10, 10]])
+    coords, axes, contacts, _, lines = hypercube_case(counts, counts, TWO_BY_TWO)
+    protection = gauss_protection(coords, axes, contacts, {"kontakter": contacts}, THRESHOLD)
+    codes = [tuple(axes[j].codes[coords[c, j]] for j in range(2)) for c in range(len(contacts))]
+    hidden = {codes[c] for c in np.flatnonzero(protection.reasons != PUBLISHED)}
+    assert hidden == {("r1", "c1"), ("r1", "c2"), ("r2", "c1"), ("r2", "c2")}
+    assert protection.reasons[codes.index(("r1", "c1"))] == PRIMARY
+    low, high = full_attack(contacts, lines, protection.reasons)[codes.index(("r1", "c1"))]
+    assert (low, high) == (0.0, 11.0)
+
+
+def test_two_singletons_on_a_line_are_not_left_to_protect_each_other() -> None:
+    """One line 22 = 1 + 1 + 10 + 10: hiding the two 1s only would tell each of the two
+    patients the other's cell (their sum is 22 - 10 - 10); one 10 is hidden as well."""
+    axis = Axis.from_mapping(
+        ["T", "a", "b", "c", "d"], [(k, k) for k in "abcd"] + [(k, "T") for k in "abcd"]
+    )
+    coords = np.arange(5, dtype=np.int64).reshape(-1, 1)
+    values = np.array([22.0, 1, 1, 10, 10])
+    x = inner_matrix(coords, [axis])
+    protected = np.array([False, True, True, False, False])
+    plain = gauss_secondary(x, protected, values + 1)
+    assert not plain.any()
+    pairs = singleton_pairs(coords, protected & (values == 1))
+    assert pairs == [(1, 2)]
+    paired = gauss_secondary(x, protected, values + 1, pairs=pairs)
+    assert list(np.flatnonzero(paired)) == [4]  # c (index 3) is taken first, so d is hidden
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_elimination_leaves_no_primary_cell_a_combination(data: st.DataObject) -> None:
+    shape = (4, 5, 2)
+    size = int(np.prod(shape))
+    counts = np.array(
+        data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
+    ).reshape(shape)
+    coords, axes, contacts, _, _ = hypercube_case(counts, counts)
+    x = inner_matrix(coords, axes)
+    pat = np.array(contacts)
+    primary = (pat >= 1) & (pat < THRESHOLD)
+    secondary = gauss_secondary(
+        x, primary, pat + 1.0, pairs=singleton_pairs(coords, primary & (pat == 1))
+    )
+    dense = x.toarray()
+    published = ~primary & ~secondary
+    for c in np.flatnonzero(primary):
+        assert not _disclosed(dense, published, int(c)), c
+
+
+@settings(max_examples=12, deadline=None)
+@given(data=st.data())
+def test_gauss_protects_every_primary_cell(data: st.DataObject) -> None:
+    shape = (4, 5, 2)
+    size = int(np.prod(shape))
+    counts = np.array(
+        data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
+    ).reshape(shape)
+    per_stay = np.array(data.draw(st.lists(st.integers(0, 3), min_size=size, max_size=size)))
+    bed_days = counts * per_stay.reshape(shape)
+    coords, axes, contacts, beds, lines = hypercube_case(counts, bed_days)
+    reasons = gauss_protection(
+        coords, axes, contacts, {"contacts": contacts, "bed_days": beds}, THRESHOLD
+    ).reasons
+    for c, v in enumerate(contacts):
+        assert (reasons[c] == PRIMARY) == (1 <= v < THRESHOLD)
+        assert reasons[c] in (PUBLISHED, PRIMARY, SECONDARY)
+    for values in (contacts, beds):
+        for c, (low, high) in full_attack(values, lines, reasons).items():
+            if reasons[c] != PRIMARY or values[c] == 0:
+                continue
+            assert high - low >= THRESHOLD - 1e-6, (c, values[c], low, high)
+
+
+def test_linked_tables_are_eliminated_in_one_matrix() -> None:
+    """Table B protects its one small cell (c, 2, y) = 2; its kind-x cells are table A's cells.
+
+    Eliminated together, every cell the two tables share has one status in both, and no hidden
+    cell of either is a combination of what both publish (with the shared cells' equality
+    known to the attacker).
+    """
+    a, b = _pair()
+    hidden, shared = linked_elimination({"A": a, "B": b}, THRESHOLD, [LINK])
+    rows_a = linked_rows(a.cells, a.spec, ())
+    rows_b = linked_rows(b.cells, b.spec, AT_X)
+    assert shared["A"].all()  # every cell of A is one of B's
+    assert {k for k, i in rows_a.items() if hidden["A"][i]} == {
+        k for k, i in rows_b.items() if hidden["B"][i]
+    }
+    xa = inner_matrix(*a.elimination_input()[:2]).toarray()
+    xb = inner_matrix(*b.elimination_input()[:2]).toarray()
+    joint = np.zeros((len(xa) + len(xb), xa.shape[1] + xb.shape[1]))
+    joint[: len(xa), : xa.shape[1]] = xa
+    joint[len(xa) :, xa.shape[1] :] = xb
+    equal = [joint[:, rows_a[k]] - joint[:, xa.shape[1] + rows_b[k]] for k in sorted(rows_a)]
+    published = np.concatenate([~hidden["A"], ~hidden["B"]])
+    known = np.column_stack([joint[:, published], *equal])
+    rank = np.linalg.matrix_rank(known)
+    small = int(np.flatnonzero(np.array(b.cells["pasienter"].to_pylist()) == 2)[0])
+    assert hidden["B"][small]
+    for cell in [small + xa.shape[1]]:  # the one primary cell
+        assert np.linalg.matrix_rank(np.column_stack([known, joint[:, cell]])) > rank, cell
