@@ -21,7 +21,7 @@ import numpy as np
 
 from catalogue_setup import add_data_arguments, catalogue_specs
 from samhandling.tables import gauss
-from samhandling.tables.cube import _axes, _coordinates, count_cube
+from samhandling.tables.cube import CountedCube, _axes, _coordinates, count_cube
 from samhandling.tables.dimensions import COUNTRY
 from samhandling.tables.disclosure import PUBLISHED, SECONDARY
 from samhandling.tables.hypercube import hypercube_protection
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             cells = count_cube(engine, spec)
             coords = _coordinates(spec, cells)
             axes = _axes(spec)
+            lines = CountedCube(spec, cells).part_lines
             patients = np.asarray(cells["pasienter"].to_pylist(), dtype=np.int64)
             measures = {
                 m.id: np.asarray(cells[m.id].to_pylist(), dtype=np.float64) for m in spec.measures
@@ -56,11 +57,13 @@ def main(argv: list[str] | None = None) -> int:
                 gauss.inner_matrix(coords, axes),
                 primary,
                 first + 1.0,
-                pairs=gauss.singleton_pairs(coords, (patients == 1)),
+                pairs=gauss.singleton_pairs(coords, primary & (patients == 1), lines),
             )
             t_elim = time.perf_counter() - started
             started = time.perf_counter()
-            ours = gauss.gauss_protection(coords, axes, patients, measures, threshold).reasons
+            ours = gauss.gauss_protection(
+                coords, axes, patients, measures, threshold, lines=lines
+            ).reasons
             t_gauss = time.perf_counter() - started
             rows = []
             for name, reasons, took in (("hypercube", hyper, t_hyper), ("gauss", ours, t_gauss)):

@@ -15,7 +15,7 @@ from samhandling.tables.gauss import (
     singleton_pairs,
 )
 from samhandling.tables.hypercube import Axis
-from test_disclosure import THRESHOLD, full_attack, hypercube_case
+from test_disclosure import CUBE_DIMS, THRESHOLD, Dims, full_attack, hypercube_case
 from test_linked_tables import AT_X, LINK, _pair
 
 # Two dimensions: rows r1, r2 and columns c1, c2, each with a total T.
@@ -23,6 +23,14 @@ TWO_BY_TWO = [
     ({"1": ["r1", "T"], "2": ["r2", "T"]}, [("T", ("r1", "r2"))]),
     ({"1": ["c1", "T"], "2": ["c2", "T"]}, [("T", ("c1", "c2"))]),
 ]
+
+
+def _lines(axes: list[Axis], dims: Dims = CUBE_DIMS) -> list[list[list[int]]]:
+    """Per axis of ``hypercube_case``, the code indices of each line's parts."""
+    return [
+        [[axis.codes.index(p) for p in parts] for _, parts in dim_lines]
+        for axis, (_, dim_lines) in zip(axes, dims, strict=True)
+    ]
 
 
 def _disclosed(x: np.ndarray, published: np.ndarray, cell: int) -> bool:
@@ -83,8 +91,9 @@ def test_two_singletons_on_a_line_are_not_left_to_protect_each_other() -> None:
     protected = np.array([False, True, True, False, False])
     plain = gauss_secondary(x, protected, values + 1)
     assert not plain.any()
-    pairs = singleton_pairs(coords, protected & (values == 1))
+    pairs = singleton_pairs(coords, protected & (values == 1), [[[1, 2, 3, 4]]])
     assert pairs == [(1, 2)]
+    assert singleton_pairs(coords, protected & (values == 1), [[[1, 3], [2, 4]]]) == []
     paired = gauss_secondary(x, protected, values + 1, pairs=pairs)
     assert list(np.flatnonzero(paired)) == [4]  # c (index 3) is taken first, so d is hidden
 
@@ -102,7 +111,7 @@ def test_elimination_leaves_no_primary_cell_a_combination(data: st.DataObject) -
     pat = np.array(contacts)
     primary = (pat >= 1) & (pat < THRESHOLD)
     secondary = gauss_secondary(
-        x, primary, pat + 1.0, pairs=singleton_pairs(coords, primary & (pat == 1))
+        x, primary, pat + 1.0, pairs=singleton_pairs(coords, primary & (pat == 1), _lines(axes))
     )
     dense = x.toarray()
     published = ~primary & ~secondary
@@ -122,7 +131,12 @@ def test_gauss_protects_every_primary_cell(data: st.DataObject) -> None:
     bed_days = counts * per_stay.reshape(shape)
     coords, axes, contacts, beds, lines = hypercube_case(counts, bed_days)
     reasons = gauss_protection(
-        coords, axes, contacts, {"contacts": contacts, "bed_days": beds}, THRESHOLD
+        coords,
+        axes,
+        contacts,
+        {"contacts": contacts, "bed_days": beds},
+        THRESHOLD,
+        lines=_lines(axes),
     ).reasons
     for c, v in enumerate(contacts):
         assert (reasons[c] == PRIMARY) == (1 <= v < THRESHOLD)

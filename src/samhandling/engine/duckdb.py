@@ -33,12 +33,16 @@ class DuckDBEngine(Engine):
         *,
         threads: int | None = None,
         memory_limit: str | None = None,
+        temp_directory: str | Path | None = None,
     ) -> None:
         self._conn = duckdb.connect(str(database))
         if threads is not None:
             self._conn.execute(f"SET threads = {int(threads)}")
         if memory_limit is not None:
             self._conn.execute(f"SET memory_limit = {_sql_string(memory_limit)}")
+        if temp_directory is not None:
+            # Where DuckDB spills what does not fit under the memory limit.
+            self._conn.execute(f"SET temp_directory = {_sql_string(str(temp_directory))}")
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cursors: list[duckdb.DuckDBPyConnection] = []

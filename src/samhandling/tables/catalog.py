@@ -721,7 +721,6 @@ def link_protection(
     threshold: int,
     links: Sequence[LinkedCells] = CATALOG_LINKS,
     on_round: Callable[[int, Sequence[str]], None] | None = None,
-    method: str = "gauss",
 ) -> int:
     """Make linked tables withhold the same cells; the number of rounds it took.
 
@@ -753,7 +752,9 @@ def link_protection(
         if on_round:
             on_round(rounds, sorted(grown))
         for table in sorted(grown):
-            counted[table].protect(threshold, forced[table], method)
+            # The forced cells need certificates only (they already have the elimination's
+            # protection from exact disclosure): the hypercube search continues the protection.
+            counted[table].protect(threshold, forced[table], "hypercube")
 
 
 def _period_parts(cube: CountedCube) -> npt.NDArray[np.str_]:
@@ -812,9 +813,9 @@ def linked_elimination(
             mine = local[a][rows_a] >= 0
             same.append((at[a], local[a][rows_a[mine]], at[b], local[b][rows_b[mine]]))
         part = [
-            (coords[rows[t]], axes, patients[rows[t]], cost[rows[t]])
+            (coords[rows[t]], axes, patients[rows[t]], cost[rows[t]], lines)
             for t in tables
-            for coords, axes, patients, cost in [inputs[t]]
+            for coords, axes, patients, cost, lines in [inputs[t]]
         ]
         for t, found in zip(tables, linked_patterns(part, threshold, same), strict=True):
             hidden[t][rows[t]] = found
@@ -989,7 +990,7 @@ def build_catalog(
             if on_progress:
                 on_progress(f"{names} (samordnet prikking, runde {round_})", 1, 1)
 
-        link_protection(counted, threshold, on_round=linking, method=method)
+        link_protection(counted, threshold, on_round=linking)
         bar.advance(task)
     cubes: dict[str, ProtectedCube] = {}
     for spec in specs:

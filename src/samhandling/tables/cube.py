@@ -919,6 +919,7 @@ class CountedCube:
                 forced=forced,
                 weights=self.weights,
                 pattern=pattern,
+                lines=self.part_lines,
             )
             return
         self.protection = hypercube_protection(
@@ -932,16 +933,31 @@ class CountedCube:
             weights=self.weights,
         )
 
+    @cached_property
+    def part_lines(self) -> list[list[list[int]]]:
+        """Per dimension, the code indices of each line's parts (for the singleton pairs)."""
+        out = []
+        for d in self.spec.dimensions:
+            index = {c: i for i, (c, _) in enumerate(d.codes)}
+            out.append([[index[p] for p in parts if p in index] for _, parts in d.lines])
+        return out
+
     def elimination_input(
         self,
-    ) -> tuple[npt.NDArray[np.int64], list[Axis], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        list[Axis],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        list[list[list[int]]],
+    ]:
         """Coordinates, axes, patients and what hiding each cell costs (the first measure + 1,
         times the cell's weight): this table's part of an elimination of linked tables
         (:func:`samhandling.tables.gauss.linked_patterns`)."""
         coords, axes, patients, additive = self._inputs
         first = next(iter(additive.values()))
         weight = np.ones(len(first)) if self.weights is None else self.weights
-        return coords, axes, patients, (first + 1.0) * weight
+        return coords, axes, patients, (first + 1.0) * weight, self.part_lines
 
     @property
     def reasons(self) -> npt.NDArray[np.int8]:

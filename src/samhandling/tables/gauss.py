@@ -219,29 +219,36 @@ def _column(x: csc_matrix, c: int) -> Vector:
     return dict.fromkeys(x.indices[start:end].tolist(), 1.0)
 
 
-def singleton_pairs(coords: IntArray, singletons: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """Pairs of singleton cells that differ in one dimension only (a line can hold both).
-
-    Pairs that share no line are harmless: protecting their sum too only hides more.
-    """
+def singleton_pairs(
+    coords: IntArray,
+    singletons: npt.NDArray[np.bool_],
+    lines: Sequence[Sequence[Sequence[int]]],
+) -> list[tuple[int, int]]:
+    """Pairs of singleton cells that are parts of one line: the same codes in every other
+    dimension, and in this one two parts of one of its ``lines`` (per axis: the code indices of
+    each line's parts)."""
     cells = np.flatnonzero(singletons)
     pairs: set[tuple[int, int]] = set()
     if len(cells) < 2:
         return []
-    for j in range(coords.shape[1]):
+    for j, axis_lines in enumerate(lines):
         others = np.delete(coords[cells], j, axis=1)
-        order = np.lexsort(others.T[::-1]) if others.shape[1] else np.arange(len(cells))
-        ranked = others[order]
-        starts = (
-            np.flatnonzero(np.concatenate([[True], np.any(ranked[1:] != ranked[:-1], axis=1)]))
-            if others.shape[1]
-            else np.array([0])
-        )
-        ends = np.append(starts[1:], len(cells))
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            run = sorted(cells[order[start:end]].tolist())
-            for i, p in enumerate(run):
-                pairs.update((p, q) for q in run[i + 1 :])
+        for parts in axis_lines:
+            on = np.isin(coords[cells, j], np.asarray(parts, dtype=np.int64))
+            if np.count_nonzero(on) < 2:
+                continue
+            mine, rest = cells[on], others[on]
+            if rest.shape[1] == 0:
+                groups = [mine]
+            else:
+                order = np.lexsort(rest.T[::-1])
+                ranked = rest[order]
+                cut = np.flatnonzero(np.any(ranked[1:] != ranked[:-1], axis=1)) + 1
+                groups = np.split(mine[order], cut)
+            for group in groups:
+                run = sorted(group.tolist())
+                for i, p in enumerate(run):
+                    pairs.update((p, q) for q in run[i + 1 :])
     return sorted(pairs)
 
 
@@ -345,6 +352,7 @@ def gauss_protection(
     weights: npt.ArrayLike | None = None,
     workers: int | None = None,
     pattern: npt.NDArray[np.bool_] | None = None,
+    lines: Sequence[Sequence[Sequence[int]]] | None = None,
 ) -> Protection:
     """Protection by Gaussian elimination, with intervals proven by hypercube certificates.
 
@@ -352,7 +360,8 @@ def gauss_protection(
     cells from ``patients``, ``forced`` cells hidden and protected like primary cells, cells
     hidden ``before`` stay hidden, ``weights`` multiply what hiding a cell costs. ``pattern``
     is the first elimination's result when it was done already (all linked tables in one
-    matrix: :func:`linked_patterns`).
+    matrix: :func:`linked_patterns`). ``lines`` (per axis, the code indices of each line's
+    parts) find the singleton pairs; without them no pair is protected.
     """
     coords = np.asarray(coords, dtype=np.int64)
     pat = np.asarray(patients, dtype=np.int64)
@@ -366,8 +375,9 @@ def gauss_protection(
     weight = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     cost = (values[0] + 1.0) * weight
     parts = independent_parts(coords, axes)
+    pairs = singleton_pairs(coords, primary & (pat == 1), lines) if lines is not None else []
     if pattern is None:
-        pattern = _eliminate(parts, coords, primary | must, cost, pat == 1, hidden_before)
+        pattern = _eliminate(parts, coords, primary | must, cost, pairs, hidden_before)
     pattern = pattern | hidden_before
     reasons = np.zeros(n, dtype=np.int8)
     reasons[pattern] = SECONDARY
@@ -394,7 +404,7 @@ def gauss_protection(
     published_first = np.where(
         certified.reasons == PUBLISHED, cost + float(cost.max(initial=0.0)) + 1.0, cost
     )
-    hidden = _eliminate(parts, coords, primary | must, published_first, pat == 1, keep)
+    hidden = _eliminate(parts, coords, primary | must, published_first, pairs, keep)
     reasons = np.zeros(n, dtype=np.int8)
     reasons[hidden] = SECONDARY
     reasons[primary] = PRIMARY
@@ -406,12 +416,17 @@ def _eliminate(  # noqa: PLR0917
     coords: IntArray,
     protected: npt.NDArray[np.bool_],
     cost: FloatArray,
-    singletons: npt.NDArray[np.bool_],
+    pairs: Sequence[tuple[int, int]],
     hidden: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.bool_]:
     """:func:`gauss_secondary` of each part no line links (the years): the cells to hide."""
     out = np.zeros(len(coords), dtype=bool)
+    pair_array = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     for cells, part_axes, recode in parts:
+        local = np.full(len(coords), -1, dtype=np.int64)
+        local[cells] = np.arange(len(cells))
+        inside = pair_array[(local[pair_array[:, 0]] >= 0) & (local[pair_array[:, 1]] >= 0)]
+        part_pairs = [(int(p), int(q)) for p, q in local[inside]]
         part_coords = np.stack(
             [recode[j][coords[cells, j]] for j in range(coords.shape[1])], axis=1
         )
@@ -420,32 +435,36 @@ def _eliminate(  # noqa: PLR0917
             inner_matrix(part_coords, part_axes),
             mine,
             cost[cells],
-            pairs=singleton_pairs(part_coords, mine & singletons[cells]),
+            pairs=part_pairs,
             hidden=hidden[cells],
         )
     return out
 
 
 def linked_patterns(
-    tables: Sequence[tuple[IntArray, Sequence[Axis], IntArray, FloatArray]],
+    tables: Sequence[
+        tuple[IntArray, Sequence[Axis], IntArray, FloatArray, Sequence[Sequence[Sequence[int]]]]
+    ],
     threshold: int,
     same: Sequence[tuple[int, IntArray, int, IntArray]],
 ) -> list[npt.NDArray[np.bool_]]:
     """The elimination of linked tables in one matrix: the cells to hide in each table (primary
     and secondary).
 
-    ``tables`` holds per table its coordinates, axes, patients and what hiding each cell costs;
+    ``tables`` holds per table its coordinates, axes, patients, what hiding each cell costs and
+    its lines (per axis, the code indices of each line's parts: for the singleton pairs);
     ``same`` lists (table, cells, other table, cells): cells that are the same numbers.
     """
-    matrices = [inner_matrix(coords, axes) for coords, axes, _, _ in tables]
+    matrices = [inner_matrix(coords, axes) for coords, axes, _, _, _ in tables]
     x, offsets = linked_matrix(matrices)
-    patients = np.concatenate([p for _, _, p, _ in tables]) if tables else np.zeros(0, np.int64)
-    cost = np.concatenate([c for _, _, _, c in tables]) if tables else np.zeros(0)
+    patients = np.concatenate([t[2] for t in tables]) if tables else np.zeros(0, np.int64)
+    cost = np.concatenate([t[3] for t in tables]) if tables else np.zeros(0)
     protected = (patients >= 1) & (patients < threshold)
     pairs: list[tuple[int, int]] = []
-    for t, (coords, _axes, pat, _cost) in enumerate(tables):
+    for t, (coords, _axes, pat, _cost, lines) in enumerate(tables):
         start = int(offsets[t])
-        pairs += [(start + a, start + b) for a, b in singleton_pairs(coords, pat == 1)]
+        singles = (pat == 1) & (threshold > 1)
+        pairs += [(start + a, start + b) for a, b in singleton_pairs(coords, singles, lines)]
     equal = [
         (int(offsets[a]) + int(i), int(offsets[b]) + int(j))
         for a, rows_a, b, rows_b in same

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -138,6 +139,12 @@ def load_catalog(warehouse: Warehouse, rules: RuleSet, borders: int) -> Catalog 
     return read_catalog(folder, rules)
 
 
+def build_memory_limit() -> str:
+    """DuckDB's memory limit while counting the tables: ``$SAMHANDLING_TABLES_MEMORY`` or 4GB
+    (it spills to ``<warehouse>/tables/.spill`` beyond it, so a laptop keeps its memory)."""
+    return os.environ.get("SAMHANDLING_TABLES_MEMORY", "4GB")
+
+
 def published_catalog(
     warehouse: Warehouse,
     rules: RuleSet,
@@ -156,7 +163,9 @@ def published_catalog(
         return found
     folder = catalog_folder(warehouse, rules, borders)
     own = engine is None
-    run = engine or DuckDBEngine()
+    run = engine or DuckDBEngine(
+        memory_limit=build_memory_limit(), temp_directory=warehouse.path / "tables" / ".spill"
+    )
     try:
         if own:
             warehouse.register(run)
