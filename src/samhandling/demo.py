@@ -114,7 +114,15 @@ def generate_missing(
     missing = [y for y in years if y not in done]
     episodes = sum(pq.read_metadata(inbox / str(y) / "episodes.parquet").num_rows for y in done)
     for year in missing:  # one at a time: a year's files do not depend on the others
-        summary = generate(inbox, [year], fraction, seed, municipalities=municipalities)
+        summary = generate(
+            inbox,
+            [year],
+            fraction,
+            seed,
+            municipalities=municipalities,
+            # The planted cases live in Oslo: a regional demo has no one outside its region.
+            edge_cases_planted=municipalities is None,
+        )
         episodes += summary.total("episodes")
         _marker(inbox, year).write_text(stamp, "utf-8")
     return episodes, done

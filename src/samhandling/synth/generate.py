@@ -220,6 +220,7 @@ def _year(
     fmt: str,
     municipalities: Sequence[str] | None,
     advance: Callable[[], None],
+    planted: bool = True,
 ) -> dict[str, int]:
     cat = catalog(year)
     trs = trusts()
@@ -251,9 +252,10 @@ def _year(
                 table, _ = episode_table(block, babies, cat, trs, prefix + "N")
                 delivery.write("episodes", table)
             advance()
-        planted = edge_cases(year)
-        for kind, table in zip(("episodes", "events", "municipal_care"), planted, strict=True):
-            delivery.write(kind, table)  # type: ignore[arg-type]
+        if planted:
+            cases = edge_cases(year)
+            for kind, table in zip(("episodes", "events", "municipal_care"), cases, strict=True):
+                delivery.write(kind, table)  # type: ignore[arg-type]
         if fraction >= 1.0 and year >= FIRST_DATA_YEAR and municipalities is None:
             delivery.write("population", reference_population(year))
         elif fraction >= 1.0 and year >= FIRST_DATA_YEAR and municipalities is not None:
@@ -272,6 +274,7 @@ def generate(  # noqa: PLR0917 - the public signature the brief fixes
     progress: bool = True,
     *,
     municipalities: Sequence[str] | None = None,
+    edge_cases_planted: bool = True,
 ) -> SynthSummary:
     """Write the synthetic deliveries for ``years`` under ``out`` and say what was written.
 
@@ -281,6 +284,9 @@ def generate(  # noqa: PLR0917 - the public signature the brief fixes
     persons to the residents of those municipalities (for tests and regional demos); the
     population file then covers them only (at fraction 1.0 and from 2010: the reference
     population of the municipalities that lie wholly inside, :func:`restricted_population`).
+    ``edge_cases_planted=False`` leaves out the planted edge cases (patients in Oslo): a
+    regional demo has no one outside its region, whose few cells would be hidden through the
+    country's.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"ukjent format {fmt!r}: velg parquet eller csv")
@@ -301,5 +307,6 @@ def generate(  # noqa: PLR0917 - the public signature the brief fixes
                 fmt=fmt,
                 municipalities=municipalities,
                 advance=lambda: bar.advance(task),
+                planted=edge_cases_planted,
             )
     return SynthSummary(out, wanted, fraction, seed, fmt, rows)

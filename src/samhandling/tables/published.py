@@ -163,9 +163,10 @@ def published_catalog(
         return found
     folder = catalog_folder(warehouse, rules, borders)
     own = engine is None
-    run = engine or DuckDBEngine(
-        memory_limit=build_memory_limit(), temp_directory=warehouse.path / "tables" / ".spill"
-    )
+    spill = warehouse.path / "tables" / ".spill"
+    if own:
+        spill.mkdir(parents=True, exist_ok=True)
+    run = engine or DuckDBEngine(memory_limit=build_memory_limit(), temp_directory=spill)
     try:
         if own:
             warehouse.register(run)
