@@ -1,7 +1,8 @@
 """What a stored catalogue publishes: the issue's quality figures for the steering data.
 
-Usage: ``python bench/catalogue_quality.py --warehouse DIR [--kommune 1804]`` (a warehouse whose
-catalogue is built: ``samhandling table-build``). Prints, for the municipality's Min kommune
+Usage: ``python bench/catalogue_quality.py --warehouse DIR [--kommune 1804] [--override FILE]``
+(a warehouse whose catalogue is built: ``samhandling table-build``, or with a rule override such
+as ``disclosure.secondary_method`` = ``hypercube``). Prints, for the municipality's Min kommune
 page, the share of key-indicator cells (municipality, peer groups, country) that are published
 for every year; per table the cells hidden, and the country, RHF and county cells hidden as
 secondary; and the share of SD09's municipality-years published for municipalities above 5 000
@@ -17,8 +18,9 @@ import numpy as np
 
 from samhandling.errors import SamhandlingError
 from samhandling.rules import load_rules
+from samhandling.tables.catalog import Catalog
 from samhandling.tables.disclosure import PUBLISHED, SECONDARY
-from samhandling.tables.published import load_catalog
+from samhandling.tables.published import load_catalog, read_catalog
 from samhandling.warehouse import Warehouse
 from samhandling.web.municipality import comparison, key_rows
 from samhandling.web.tables import BORDERS
@@ -31,12 +33,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", type=Path, required=True)
     parser.add_argument("--kommune", default="1804")
     parser.add_argument("--navn", default="Bodø")
+    parser.add_argument("--override", type=Path, help="the rule override of the build")
+    parser.add_argument("--folder", type=Path, help="a stored catalogue of an earlier state")
     args = parser.parse_args(argv)
-    catalog = load_catalog(Warehouse.open(args.warehouse), load_rules(), BORDERS)
+    rules = load_rules()
+    if args.override:
+        rules = rules.with_override(args.override)
+    if args.folder:
+        catalog: Catalog | None = read_catalog(args.folder, rules)
+    else:
+        catalog = load_catalog(Warehouse.open(args.warehouse), rules, BORDERS)
     if catalog is None:
         raise SystemExit("Ingen lagret tabellkatalog: kjør samhandling table-build først")
     shown = total = 0
     for year in catalog.years:
+        if not catalog.inhabitants(args.kommune, year):
+            continue  # a year the data only touch (stays discharged after New Year)
         try:
             comp = comparison(catalog, args.kommune, args.navn, year, cofinancing=True)
         except SamhandlingError as exc:  # a year without the municipality
@@ -54,12 +66,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     if total:
         print(f"all years: {shown} of {total} key cells shown ({100 * shown / total:.1f} %)")
-    print("table  cells  hidden  secondary  country/RHF/county cells secondary")
+    # The years and areas the data are about: a year with inhabitants, an area with inhabitants
+    # that year (a regional demo holds one health region).
+    print("table  cells  hidden  secondary  country/RHF/county cells with inhabitants: secondary")
     for table_id, cube in catalog.cubes.items():
         reasons = np.asarray(cube.cells["reason"].to_pylist())
-        regions = np.asarray([str(r) for r in cube.cells["region"].to_pylist()])
-        upper = (
-            (regions == "0") | np.char.startswith(regions, "R") | np.char.startswith(regions, "F")
+        regions = [str(r) for r in cube.cells["region"].to_pylist()]
+        periods = [str(p) for p in cube.cells["period"].to_pylist()]
+        upper = np.array(
+            [
+                (r == "0" or r[:1] in ("R", "F")) and bool(catalog.inhabitants(r, p[:4]))
+                for r, p in zip(regions, periods, strict=True)
+            ],
+            dtype=bool,
         )
         print(
             f"{table_id}  {len(reasons)}  {int((reasons != PUBLISHED).sum())}  "

@@ -721,8 +721,14 @@ def link_protection(
     threshold: int,
     links: Sequence[LinkedCells] = CATALOG_LINKS,
     on_round: Callable[[int, Sequence[str]], None] | None = None,
+    *,
+    certify: bool = True,
 ) -> int:
     """Make linked tables withhold the same cells; the number of rounds it took.
+
+    ``certify=False`` (after an elimination of all tables in one matrix, where no hidden cell
+    is a combination of what all tables publish): a forced cell is only hidden, without a
+    certificate of its own; hiding more never discloses anything.
 
     A cell that one table withholds and another publishes would give the first table's
     protection away. Each such cell is forced hidden in the tables that publish it, which then
@@ -752,9 +758,10 @@ def link_protection(
         if on_round:
             on_round(rounds, sorted(grown))
         for table in sorted(grown):
-            # The forced cells need certificates only (they already have the elimination's
-            # protection from exact disclosure): the hypercube search continues the protection.
-            counted[table].protect(threshold, forced[table], "hypercube")
+            if certify:
+                counted[table].protect(threshold, forced[table], "hypercube")
+            else:
+                counted[table].hide(forced[table])
 
 
 def _period_parts(cube: CountedCube) -> npt.NDArray[np.str_]:
@@ -964,20 +971,17 @@ def build_catalog(
         for table, weights in link_weights(counted).items():
             counted[table].weights = weights
         patterns: dict[str, npt.NDArray[np.bool_]] = {}
-        shared: dict[str, npt.NDArray[np.bool_]] = {}
         if method == "gauss":
 
             def eliminating(part: str) -> None:
                 year = part.removeprefix("k")[:4]
                 bar.update(task, description=f"Gauss-eliminasjon av alle tabellene, {year}")
 
-            patterns, shared = linked_elimination(counted, threshold, on_year=eliminating)
+            patterns, _shared = linked_elimination(counted, threshold, on_year=eliminating)
         for table, one in counted.items():
             bar.update(task, description=f"Prikker tabell {table}")
             if method == "gauss":
-                # Shared cells the elimination hid are protected in every table that has them.
-                forced = patterns[table] & shared[table]
-                one.protect(threshold, forced, method, pattern=patterns[table])
+                one.protect(threshold, method=method, pattern=patterns[table])
             else:
                 one.protect(threshold, method=method)
             if on_progress:
@@ -990,7 +994,7 @@ def build_catalog(
             if on_progress:
                 on_progress(f"{names} (samordnet prikking, runde {round_})", 1, 1)
 
-        link_protection(counted, threshold, on_round=linking)
+        link_protection(counted, threshold, on_round=linking, certify=method != "gauss")
         bar.advance(task)
     cubes: dict[str, ProtectedCube] = {}
     for spec in specs:

@@ -34,7 +34,7 @@ from samhandling.engine import Engine
 from samhandling.errors import SamhandlingError
 from samhandling.indicators.facts import residence_map
 from samhandling.tables.dimensions import Dimension
-from samhandling.tables.disclosure import PUBLISHED, REASON_NAMES
+from samhandling.tables.disclosure import PUBLISHED, REASON_NAMES, SECONDARY
 from samhandling.tables.gauss import gauss_protection
 from samhandling.tables.hypercube import Axis, Protection, hypercube_protection
 
@@ -941,6 +941,14 @@ class CountedCube:
             index = {c: i for i, (c, _) in enumerate(d.codes)}
             out.append([[index[p] for p in parts if p in index] for _, parts in d.lines])
         return out
+
+    def hide(self, cells: npt.NDArray[np.bool_]) -> None:
+        """Withhold ``cells`` too (secondary), without searching a certificate for them."""
+        if self.protection is None:
+            raise TableError(f"Tabell {self.spec.id} er ikke prikket ennå")
+        reasons = self.protection.reasons.copy()
+        reasons[np.asarray(cells, dtype=bool) & (reasons == PUBLISHED)] = SECONDARY
+        self.protection = Protection(reasons, self.protection.proven)
 
     def elimination_input(
         self,

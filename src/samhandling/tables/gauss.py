@@ -297,6 +297,9 @@ def gauss_secondary(
             both[row] = both.get(row, 0.0) + value
         elimination.protect(both)
     secondary = np.zeros(n, dtype=bool)
+    if not elimination.residual:
+        # Nothing to protect: every other cell is published, but for groups with a kept cell.
+        return (group_hidden[group] | keep) & ~protected
     candidates = np.flatnonzero(~protected & ~keep)
     order = candidates[np.lexsort((candidates, -cost[candidates]))]
     for c in order.tolist():
