@@ -98,14 +98,20 @@ def test_two_singletons_on_a_line_are_not_left_to_protect_each_other() -> None:
     assert list(np.flatnonzero(paired)) == [4]  # c (index 3) is taken first, so d is hidden
 
 
+SHAPE = (4, 5, 2)  # a cube over CUBE_DIMS: 4 municipalities x 5 ages x 2 sexes
+SIZE = int(np.prod(SHAPE))
+
+
+def _drawn_counts(data: st.DataObject) -> np.ndarray:
+    """Atom-level counts of a random cube: zeros, small (primary) and larger cells."""
+    counts = st.lists(st.sampled_from([0, 0, 1, 2, 3, 6, 9]), min_size=SIZE, max_size=SIZE)
+    return np.array(data.draw(counts)).reshape(SHAPE)
+
+
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_elimination_leaves_no_primary_cell_a_combination(data: st.DataObject) -> None:
-    shape = (4, 5, 2)
-    size = int(np.prod(shape))
-    counts = np.array(
-        data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
-    ).reshape(shape)
+    counts = _drawn_counts(data)
     coords, axes, contacts, _, _ = hypercube_case(counts, counts)
     x = inner_matrix(coords, axes)
     pat = np.array(contacts)
@@ -122,13 +128,9 @@ def test_elimination_leaves_no_primary_cell_a_combination(data: st.DataObject) -
 @settings(max_examples=12, deadline=None)
 @given(data=st.data())
 def test_gauss_protects_every_primary_cell(data: st.DataObject) -> None:
-    shape = (4, 5, 2)
-    size = int(np.prod(shape))
-    counts = np.array(
-        data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 3, 6, 9]), min_size=size, max_size=size))
-    ).reshape(shape)
-    per_stay = np.array(data.draw(st.lists(st.integers(0, 3), min_size=size, max_size=size)))
-    bed_days = counts * per_stay.reshape(shape)
+    counts = _drawn_counts(data)
+    per_stay = np.array(data.draw(st.lists(st.integers(0, 3), min_size=SIZE, max_size=SIZE)))
+    bed_days = counts * per_stay.reshape(SHAPE)
     coords, axes, contacts, beds, lines = hypercube_case(counts, bed_days)
     reasons = gauss_protection(
         coords,
