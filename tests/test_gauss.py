@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samhandling.tables.catalog import linked_elimination, linked_rows
-from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
+from samhandling.tables.cube import cube_lines
+from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY, attack_intervals
 from samhandling.tables.gauss import (
     gauss_protection,
     gauss_secondary,
@@ -15,6 +16,7 @@ from samhandling.tables.gauss import (
     singleton_pairs,
 )
 from samhandling.tables.hypercube import Axis
+from test_acceptance_questions import acceptance_catalog
 from test_disclosure import CUBE_DIMS, THRESHOLD, Dims, full_attack, hypercube_case
 from test_linked_tables import AT_X, LINK, _pair
 
@@ -178,3 +180,19 @@ def test_linked_tables_are_eliminated_in_one_matrix() -> None:
     assert hidden["B"][small]
     for cell in [small + xa.shape[1]]:  # the one primary cell
         assert np.linalg.matrix_rank(np.column_stack([known, joint[:, cell]])) > rank, cell
+
+
+def test_lp_attacker_on_a_real_cube() -> None:
+    """SD02 of the acceptance data (five municipalities, counted from synthetic episodes and
+    protected by the default method): an attacker who knows every published cell and every
+    line of the cube narrows no primary cell below the threshold in any measure."""
+    cube = acceptance_catalog().cube("SD02")
+    assert "(gauss)" in cube.rule_version
+    reasons = np.array(cube.cells["reason"].to_pylist())
+    assert (reasons == PRIMARY).any() and (reasons == SECONDARY).any()
+    lines = cube_lines(cube.spec, cube.cells)
+    for measure in cube.spec.measures:
+        values = np.array(cube.cells[measure.id].to_pylist(), dtype=float)
+        for c, (low, high) in attack_intervals(values, lines, reasons).items():
+            if reasons[c] == PRIMARY and values[c] > 0:
+                assert high - low >= THRESHOLD - 1e-6, (measure.id, c, low, high)
