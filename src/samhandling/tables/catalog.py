@@ -67,6 +67,7 @@ from samhandling.tables.dimensions import (
 )
 from samhandling.tables.disclosure import PUBLISHED, disclosure_threshold, secondary_method
 from samhandling.tables.gauss import linked_patterns
+from samhandling.tables.hypercube import axis_components
 from samhandling.tables.standardised import (
     attach_standardised_rates,
     counting_spec,
@@ -764,23 +765,16 @@ def link_protection(
                 counted[table].hide(forced[table])
 
 
-def _period_parts(cube: CountedCube) -> npt.NDArray[np.str_]:
-    """Each cell's part of the period: the smallest fact key of the codes its period code is
-    linked with through shared keys (a year's months, tertials and the year are one part)."""
-    d = cube.spec.dimension("period")
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for key, code in d.mapping:
-        a, b = root("k" + key), root("c" + code)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    part = {code: root("c" + code) for code, _ in d.codes}
-    return np.array([part[str(p)] for p in cube.cells["period"].to_pylist()])
+def _period_parts(cube: CountedCube) -> npt.NDArray[np.object_]:
+    """Each cell's part of the period: the first code of the codes its period code shares fact
+    keys with (a year's months, tertials and the year are one part, named by the year)."""
+    coords, axes, *_ = cube.elimination_input()
+    at = [d.id for d in cube.spec.dimensions].index("period")
+    axis = axes[at]
+    label = np.empty(len(axis.codes), dtype=object)
+    for group in axis_components(axis):
+        label[group] = axis.codes[group[0]]
+    return label[coords[:, at]]
 
 
 def linked_elimination(
@@ -794,7 +788,7 @@ def linked_elimination(
 
     No line adds two years, so each year (each part of the period no key links to another) is
     eliminated on its own: the same result, a matrix a year at a time. ``on_year(part)`` is
-    told each part (a year's first fact key).
+    told each part (its year).
     """
     tables = list(counted)
     at = {t: i for i, t in enumerate(tables)}
@@ -974,8 +968,7 @@ def build_catalog(
         if method == "gauss":
 
             def eliminating(part: str) -> None:
-                year = part.removeprefix("k")[:4]
-                bar.update(task, description=f"Gauss-eliminasjon av alle tabellene, {year}")
+                bar.update(task, description=f"Gauss-eliminasjon av alle tabellene, {part}")
 
             patterns, _shared = linked_elimination(counted, threshold, on_year=eliminating)
         for table, one in counted.items():

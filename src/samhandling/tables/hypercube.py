@@ -68,7 +68,14 @@ import numpy.typing as npt
 
 from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
 
-__all__ = ["Axis", "Protection", "hypercube_protection", "independent_parts", "protect_hypercubes"]
+__all__ = [
+    "Axis",
+    "Protection",
+    "axis_components",
+    "hypercube_protection",
+    "independent_parts",
+    "protect_hypercubes",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -306,7 +313,7 @@ class _Part:
     weights: FloatArray | None = None
 
 
-def _components(axis: Axis) -> list[list[int]]:
+def axis_components(axis: Axis) -> list[list[int]]:
     """The axis's codes in groups linked through shared atoms, each in code order."""
     parent = list(range(len(axis.codes)))
 
@@ -330,7 +337,7 @@ def independent_parts(
     coords: IntArray, axes: Sequence[Axis]
 ) -> list[tuple[IntArray, list[Axis], list[IntArray]]]:
     """Cells of each part no line links: (cell indices, axes of the part, old → new code)."""
-    per_axis = [_components(axis) for axis in axes]
+    per_axis = [axis_components(axis) for axis in axes]
     if all(len(groups) == 1 for groups in per_axis):
         whole = [np.arange(len(a.codes), dtype=np.int64) for a in axes]
         return [(np.arange(len(coords), dtype=np.int64), list(axes), whole)]
