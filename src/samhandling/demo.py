@@ -10,6 +10,7 @@ loaded changes nothing.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,7 @@ from samhandling.errors import ConfigError
 from samhandling.formatting import number, percent
 from samhandling.overview import activity_by_year_sector
 from samhandling.rules import RuleSet, load_rules
+from samhandling.tables.elimination import warm_up
 from samhandling.warehouse import Warehouse
 
 SECTOR_NO = {
@@ -175,6 +177,8 @@ def run_demo(options: DemoOptions) -> None:
         f"Syntetiske data for {options.years[0]}–{options.years[-1]}: {where}, "
         f"andel av befolkningen {options.fraction:g}, frø {options.seed}"
     )
+    # The table build's compiled elimination compiles on the other core meanwhile.
+    threading.Thread(target=warm_up, name="kompilering", daemon=True).start()
     started = time.perf_counter()
     episodes, done = generate_missing(
         options.inbox, options.years, options.fraction, options.seed, options.municipalities

@@ -28,7 +28,9 @@ are the rule tables ``indicators.discharge_destinations`` and
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -782,13 +784,14 @@ def linked_elimination(
     threshold: int,
     links: Sequence[LinkedCells] = CATALOG_LINKS,
     on_year: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> tuple[dict[str, npt.NDArray[np.bool_]], dict[str, npt.NDArray[np.bool_]]]:
     """Gaussian elimination of all tables in one matrix (:func:`gauss.linked_patterns`): per
     table, the cells it hides, and the cells it shares with another table.
 
     No line adds two years, so each year (each part of the period no key links to another) is
-    eliminated on its own: the same result, a matrix a year at a time. ``on_year(part)`` is
-    told each part (its year).
+    eliminated on its own: the same result, a matrix a year at a time, on up to ``workers``
+    threads (default: the CPUs). ``on_year(part)`` is told each part (its year) as it starts.
     """
     tables = list(counted)
     at = {t: i for i, t in enumerate(tables)}
@@ -800,7 +803,8 @@ def linked_elimination(
     for a, rows_a, b, rows_b in pairs:
         shared[a][rows_a] = True
         shared[b][rows_b] = True
-    for year in sorted({y for t in tables for y in year_of[t].tolist()}):
+
+    def one_year(year: str) -> list[npt.NDArray[np.bool_]]:
         if on_year:
             on_year(year)
         rows = {t: np.flatnonzero(year_of[t] == year) for t in tables}
@@ -818,8 +822,16 @@ def linked_elimination(
             for t in tables
             for coords, axes, patients, cost, lines in [inputs[t]]
         ]
-        for t, found in zip(tables, linked_patterns(part, threshold, same), strict=True):
-            hidden[t][rows[t]] = found
+        return linked_patterns(part, threshold, same)
+
+    years = sorted({y for t in tables for y in year_of[t].tolist()})
+    # The compiled elimination lets go of the GIL: the years run side by side, one per core.
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(len(years), workers or os.cpu_count() or 1))
+    ) as pool:
+        for year, found_all in zip(years, pool.map(one_year, years), strict=True):
+            for t, found in zip(tables, found_all, strict=True):
+                hidden[t][year_of[t] == year] = found
     return hidden, shared
 
 

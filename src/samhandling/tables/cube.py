@@ -619,10 +619,10 @@ def _layer_codes(d: Dimension) -> tuple[pa.Table, pa.Table, int]:
     """Each key's code per layer (columns ``c0``, ``c1``...; NULL where none) and the aliases.
 
     Codes are numbers (their place in ``d.codes``): grouping by small integers is several times
-    faster than by strings. Within a layer a key counts for one set of codes with the very same
-    keys (a year and its year to date through the last tertial); the first of them stands for
-    the set while counting, and the alias table (``grp``, ``code``) gives every code of the set
-    back afterwards, as a string.
+    faster than by strings; ``kid`` numbers the keys themselves. Within a layer a key counts
+    for one set of codes with the very same keys (a year and its year to date through the last
+    tertial); the first of them stands for the set while counting, and the alias table (``grp``,
+    ``code``) gives every code of the set back afterwards, as a string.
     """
     at = {c: n for n, (c, _) in enumerate(d.codes)}
     first = _first_codes(d)
@@ -636,7 +636,10 @@ def _layer_codes(d: Dimension) -> tuple[pa.Table, pa.Table, int]:
                 grp.append(at[mine[key]])
                 code.append(c)
     keys = list(dict.fromkeys(k for mine in first for k in mine))
-    columns: dict[str, pa.Array[Any]] = {"key": pa.array(keys, pa.string())}
+    columns: dict[str, pa.Array[Any]] = {
+        "key": pa.array(keys, pa.string()),
+        "kid": pa.array(range(len(keys)), pa.int32()),
+    }
     for j, mine in enumerate(first):
         codes_j = [at[mine[k]] if k in mine else None for k in keys]
         columns[f"c{j}"] = pa.array(codes_j, pa.int32())
@@ -660,18 +663,21 @@ def _column(at: int, i: int, j: int) -> str:
     return "t" if i == at else f"c{i}_{j}"
 
 
-def _coded_sql(spec: CubeSpec, at: int, widths: Sequence[int]) -> str:
+def _coded_sql(spec: CubeSpec, at: int, widths: Sequence[int], geo: int | None = None) -> str:
     """The distinct rows as numbers: patient, the time code of every layer, each key's codes.
 
     The patient is its rank among the distinct patients (``cube_<id>_patient_ids``); dimension
     ``at`` is mapped to its codes in all its layers at once (a patient with contacts in many
     months is one row a year, one a tertial...); every other key to its code per layer (one row
-    per key, columns ``c<dimension>_<layer>``, NULL where the layer has no code for it).
+    per key, columns ``c<dimension>_<layer>``, NULL where the layer has no code for it); with
+    ``geo``, that dimension's key number too (``kg``, :func:`_geo_patients_sql`).
     """
     n = len(spec.dimensions)
     cols = ["i.pi AS p", "s.code AS t"] + [
         f"m{i}.c{j} AS c{i}_{j}" for i in range(n) if i != at for j in range(widths[i])
     ]
+    if geo is not None:
+        cols.append(f"m{geo}.kid AS kg")
     joins = " ".join(
         f"JOIN cube_{spec.id}_{d.id}_layers AS m{i} ON m{i}.key = b.k{i}"
         for i, d in enumerate(spec.dimensions)
@@ -710,6 +716,66 @@ def _coded_patients_sql(spec: CubeSpec, at: int, combos: Sequence[tuple[int, ...
     return f"SELECT {named}, g.pasienter FROM ({' UNION ALL '.join(parts)}) AS g {aliases}"
 
 
+def _geo_patients_sql(
+    spec: CubeSpec, at: int, geo: int, widths: Sequence[int], combo: Sequence[int]
+) -> str:
+    """Distinct patients per cell of every layer of the geographic dimension ``geo`` at once,
+    the other dimensions at the layers of ``combo`` (its entries at ``at`` and ``geo`` unused).
+
+    A patient lives in one place (a key of ``geo``) at a time, and seldom in two within one
+    period: the distinct patients of an area are the sum over its keys of each key's distinct
+    patients, less, for each patient found under k > 1 of its keys in the same cell, k - 1.
+    So one GROUP BY per key (``cube_<id>_coded``) and a small one over the rows of the patients
+    with more than one key (``cube_<id>_movers``) give every layer: exact whatever the data.
+    """
+    dims = spec.dimensions
+    n = len(dims)
+    others = [i for i in range(n) if i != geo]
+    cols = {i: _column(at, i, combo[i]) for i in others}
+
+    def present(prefix: str) -> str:
+        known = [f"{prefix}{cols[i]} IS NOT NULL" for i in others if i != at]
+        return " AND ".join(known) or "TRUE"
+
+    grouped = ", ".join(cols[i] for i in others)
+    base = (
+        f"SELECT kg, {grouped}, COUNT(DISTINCT p) AS n FROM cube_{spec.id}_coded "
+        f"WHERE {present('')} GROUP BY kg, {grouped}"
+    )
+    geo_id = dims[geo].id
+    named = ", ".join(f"b.{cols[i]} AS g{i}" for i in others)
+    on = " AND ".join(f"o.g{i} = s.g{i}" for i in [geo, *others])
+    parts = []
+    for j in range(widths[geo]):
+        summed = (
+            f"SELECT m.c{j} AS g{geo}, {named}, SUM(b.n) AS n FROM base AS b "
+            f"JOIN cube_{spec.id}_{geo_id}_layers AS m ON m.kid = b.kg "
+            f"WHERE m.c{j} IS NOT NULL GROUP BY ALL"
+        )
+        twice = (
+            f"SELECT m.c{j} AS g{geo}, {named}, b.p, COUNT(DISTINCT b.kg) - 1 AS extra "
+            f"FROM cube_{spec.id}_movers AS b "
+            f"JOIN cube_{spec.id}_{geo_id}_layers AS m ON m.kid = b.kg "
+            f"WHERE m.c{j} IS NOT NULL AND {present('b.')} "
+            f"GROUP BY ALL HAVING COUNT(DISTINCT b.kg) > 1"
+        )
+        keys = ", ".join(f"g{i}" for i in [geo, *others])
+        over = f"SELECT {keys}, SUM(extra) AS extra FROM ({twice}) GROUP BY {keys}"
+        parts.append(
+            f"SELECT s.*, s.n - COALESCE(o.extra, 0) AS pasienter FROM ({summed}) AS s "
+            f"LEFT JOIN ({over}) AS o ON {on}"
+        )
+    names = ", ".join(f"a{i}.code AS {d.id}" for i, d in enumerate(dims))
+    aliases = " ".join(
+        f"JOIN cube_{spec.id}_{d.id}_aliases AS a{i} ON a{i}.grp = g.g{i}"
+        for i, d in enumerate(dims)
+    )
+    return (
+        f"WITH base AS ({base}) SELECT {names}, CAST(g.pasienter AS BIGINT) AS pasienter "
+        f"FROM ({' UNION ALL '.join(parts)}) AS g {aliases}"
+    )
+
+
 def count_cube(
     engine: Engine, spec: CubeSpec, on_step: Callable[[int, int], None] | None = None
 ) -> pa.Table:
@@ -735,10 +801,16 @@ def count_cube(
     at = next((i for i, d in enumerate(spec.dimensions) if d.role == "time"), 0)
     time_dim = spec.dimensions[at]
     engine.register_arrow(f"cube_{spec.id}_{time_dim.id}_stack", _stack_table(time_dim))
-    # The time dimension's layers are all in one column: one combination covers them.
-    ranges = [range(1 if i == at else w) for i, w in enumerate(widths)]
+    geo = next(
+        (i for i, d in enumerate(spec.dimensions) if d.role == "geo" and i != at and widths[i]),
+        None,
+    )
+    # The time dimension's layers are all in one column: one combination covers them; so do
+    # the geographic dimension's (summed over its keys, _geo_patients_sql).
+    ranges = [range(1 if i in (at, geo) else w) for i, w in enumerate(widths)]
     combos = list(itertools.product(*ranges))
-    batches = [combos[i : i + COMBOS_PER_QUERY] for i in range(0, len(combos), COMBOS_PER_QUERY)]
+    per_query = 1 if geo is not None else COMBOS_PER_QUERY
+    batches = [combos[i : i + per_query] for i in range(0, len(combos), per_query)]
     total = 2 + len(batches) + 1
     step = 0
 
@@ -755,15 +827,26 @@ def count_cube(
         f"FROM (SELECT DISTINCT p FROM cube_{spec.id}_patients) AS u",
     )
     advance()
-    engine.create_table(f"cube_{spec.id}_coded", _coded_sql(spec, at, widths))
+    engine.create_table(f"cube_{spec.id}_coded", _coded_sql(spec, at, widths, geo))
     engine.drop(f"cube_{spec.id}_patient_ids")
     engine.drop(f"cube_{spec.id}_patients")
+    if geo is not None:
+        engine.create_table(
+            f"cube_{spec.id}_movers",
+            f"SELECT c.* FROM cube_{spec.id}_coded AS c WHERE c.p IN (SELECT p FROM "
+            f"cube_{spec.id}_coded GROUP BY p HAVING MIN(kg) <> MAX(kg))",
+        )
     advance()
     counted = []
     for batch in batches:
-        counted.append(engine.query(_coded_patients_sql(spec, at, batch)))
+        if geo is not None:
+            counted.append(engine.query(_geo_patients_sql(spec, at, geo, widths, batch[0])))
+        else:
+            counted.append(engine.query(_coded_patients_sql(spec, at, batch)))
         advance()
     engine.drop(f"cube_{spec.id}_coded")
+    if geo is not None:
+        engine.drop(f"cube_{spec.id}_movers")
     cells = _cells(engine, spec, counted)
     advance()
     return cells

@@ -21,7 +21,8 @@ becomes secondary. The published columns are kept as a sparse echelon basis; eve
 keeps its residual (``x_p`` reduced by the basis). Publishing a candidate whose residual ``r``
 is zero adds nothing (it is already a combination of published cells). Otherwise ``x_p`` would
 become a combination exactly when its residual is a multiple of ``r``; residuals are kept
-reduced, so that is a lookup of ``r``'s normalised pattern among the primary residuals'.
+reduced, so that is a lookup of ``r``'s normalised pattern among the primary residuals'. The
+loop runs compiled, over flat arrays (:mod:`samhandling.tables.elimination`).
 
 **Singletons.** A cell of one patient is known to that patient. Two hidden singletons that only
 protect each other are no protection against the two of them; as GaussSuppression's simplest
@@ -38,13 +39,13 @@ where none is wide enough. ``tests/test_gauss.py`` checks the result with the LP
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import block_diag, csc_matrix  # type: ignore[import-untyped]
 
+from samhandling.tables import elimination
 from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
 from samhandling.tables.hypercube import Axis, Protection, hypercube_protection, independent_parts
 
@@ -59,10 +60,6 @@ __all__ = [
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-# Residual entries smaller than this are zero (the matrix is 0/1; combinations stay small).
-TOLERANCE = 1e-9
-# Digits a normalised residual's coefficients are compared with.
-SIGNATURE_DIGITS = 9
 
 
 def inner_matrix(coords: IntArray, axes: Sequence[Axis]) -> csc_matrix:
@@ -125,100 +122,6 @@ def inner_matrix(coords: IntArray, axes: Sequence[Axis]) -> csc_matrix:
     return csc_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_cells))
 
 
-Vector = dict[int, float]
-
-
-class _Elimination:
-    """The published columns' echelon basis and the protected columns' residuals."""
-
-    def __init__(self) -> None:
-        self.basis: dict[int, Vector] = {}  # pivot row → basis vector (1 at its pivot)
-        self.added: dict[int, int] = {}  # pivot row → insertion order
-        self.residual: list[Vector] = []  # per protected column
-        self.touching: dict[int, set[int]] = {}  # row → protected columns nonzero there
-        self.signatures: dict[tuple[tuple[int, float], ...], int] = {}
-
-    @staticmethod
-    def _signature(v: Vector) -> tuple[tuple[int, float], ...]:
-        rows = sorted(v)
-        first = v[rows[0]]
-        return tuple((r, round(v[r] / first, SIGNATURE_DIGITS)) for r in rows)
-
-    def protect(self, column: Vector) -> bool:
-        """Add a column that must not become a combination; False when it already is one."""
-        r = self.reduce(column)
-        if not r:
-            return False
-        k = len(self.residual)
-        self.residual.append(r)
-        for row in r:
-            self.touching.setdefault(row, set()).add(k)
-        sig = self._signature(r)
-        self.signatures[sig] = self.signatures.get(sig, 0) + 1
-        return True
-
-    def reduce(self, column: Vector) -> Vector:
-        v = dict(column)
-        heap = [(self.added[r], r) for r in v if r in self.basis]
-        heapq.heapify(heap)
-        while heap:
-            _, pivot = heapq.heappop(heap)
-            factor = v.get(pivot, 0.0)
-            if abs(factor) <= TOLERANCE:
-                v.pop(pivot, None)
-                continue
-            for row, value in self.basis[pivot].items():
-                new = v.get(row, 0.0) - factor * value
-                if abs(new) <= TOLERANCE:
-                    v.pop(row, None)
-                else:
-                    if row not in v and row in self.basis:
-                        heapq.heappush(heap, (self.added[row], row))
-                    v[row] = new
-        return v
-
-    def try_publish(self, column: Vector, *, check: bool = True) -> bool:
-        """Publish a column unless a protected column would become a combination (``check``:
-        without it, the column is published whatever it discloses)."""
-        r = self.reduce(column)
-        if not r:
-            return True
-        if check and self._signature(r) in self.signatures:
-            return False
-        # Pivot where the fewest protected residuals are non-zero (least work, least fill-in).
-        pivot = min(r, key=lambda row: (len(self.touching.get(row, ())), row))
-        scale = r[pivot]
-        vector = {row: value / scale for row, value in r.items()}
-        self.added[pivot] = len(self.added)
-        self.basis[pivot] = vector
-        for k in list(self.touching.get(pivot, ())):
-            old = self.residual[k]
-            sig = self._signature(old)
-            self.signatures[sig] -= 1
-            if not self.signatures[sig]:
-                del self.signatures[sig]
-            factor = old[pivot]
-            for row, value in vector.items():
-                new = old.get(row, 0.0) - factor * value
-                if abs(new) <= TOLERANCE:
-                    if row in old:
-                        del old[row]
-                        self.touching[row].discard(k)
-                else:
-                    if row not in old:
-                        self.touching.setdefault(row, set()).add(k)
-                    old[row] = new
-            # Never empty: it was not a multiple of this column's residual.
-            new_sig = self._signature(old)
-            self.signatures[new_sig] = self.signatures.get(new_sig, 0) + 1
-        return True
-
-
-def _column(x: csc_matrix, c: int) -> Vector:
-    start, end = x.indptr[c], x.indptr[c + 1]
-    return dict.fromkeys(x.indices[start:end].tolist(), 1.0)
-
-
 def singleton_pairs(
     coords: IntArray,
     singletons: npt.NDArray[np.bool_],
@@ -272,50 +175,35 @@ def gauss_secondary(
     matrices side by side: :func:`linked_matrix`). The attacker knows they are equal whether
     or not they are published (``x_a - x_b`` is published from the start), and each such group
     is published or hidden as one: consistency across tables by construction.
+
+    The loop runs compiled (:mod:`samhandling.tables.elimination`).
     """
     n = x.shape[1]
+    protected = np.asarray(protected, dtype=bool)
     keep = np.zeros(n, dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool).copy()
-    elimination = _Elimination()
     group = _groups(n, same)
-    for a, b in same:
-        difference = _column(x, a)
-        for row, value in _column(x, b).items():
-            difference[row] = difference.get(row, 0.0) - value
-        elimination.try_publish(
-            {r: v for r, v in difference.items() if abs(v) > TOLERANCE}, check=False
-        )
-    # A group with a protected or kept member is hidden as a whole.
-    group_hidden = np.zeros(n, dtype=bool)
-    group_hidden[group[protected | keep]] = True
-    group_published = np.zeros(n, dtype=bool)
-    for c in np.flatnonzero(protected).tolist():
-        if x.indptr[c + 1] > x.indptr[c]:
-            elimination.protect(_column(x, c))
-    for p, q in pairs:
-        both = _column(x, p)
-        for row, value in _column(x, q).items():
-            both[row] = both.get(row, 0.0) + value
-        elimination.protect(both)
-    secondary = np.zeros(n, dtype=bool)
-    if not elimination.residual:
-        # Nothing to protect: every other cell is published, but for groups with a kept cell.
-        return (group_hidden[group] | keep) & ~protected
+    x = csc_matrix(x)
+    x.sort_indices()
     candidates = np.flatnonzero(~protected & ~keep)
     order = candidates[np.lexsort((candidates, -cost[candidates]))]
-    for c in order.tolist():
-        g = int(group[c])
-        if group_hidden[g]:
-            secondary[c] = True
-            continue
-        if x.indptr[c + 1] == x.indptr[c]:
-            continue
-        if elimination.try_publish(_column(x, c)):
-            group_published[g] = True
-        elif group_published[g]:
-            raise AssertionError("a linked cell is a combination of its own group")
-        else:
-            secondary[c] = True
-            group_hidden[g] = True
+    secondary, status = elimination.run(
+        x.indptr,
+        x.indices,
+        x.shape[0],
+        protected,
+        keep,
+        order,
+        group,
+        np.asarray(same, dtype=np.int64).reshape(-1, 2),
+        np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
+    )
+    if status == elimination.LINKED_CONFLICT:
+        raise AssertionError("a linked cell is a combination of its own group")
+    if status == elimination.NOTHING_TO_PROTECT:
+        # Nothing to protect: every other cell is published, but for groups with a kept cell.
+        group_hidden = np.zeros(n, dtype=bool)
+        group_hidden[group[protected | keep]] = True
+        return (group_hidden[group] | keep) & ~protected
     return secondary | (keep & ~protected)
 
 
