@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -243,3 +245,50 @@ def test_lp_attacker_on_a_real_cube() -> None:
         for c, (low, high) in attack_intervals(values, lines, reasons).items():
             if reasons[c] == PRIMARY and values[c] > 0:
                 assert high - low >= THRESHOLD - 1e-6, (measure.id, c, low, high)
+
+
+def test_differencing_two_requested_selections_recovers_nothing() -> None:
+    """Two selections of SD02 (the acceptance data), the second without the municipality that
+    holds a withheld cell: every number either request returns is a stored published cell (the
+    generator sums nothing on the fly), so subtracting one answer from the other yields only
+    differences of published cells; the LP attacker on everything both answers gave, with the
+    cube's lines, still narrows no primary cell below the threshold."""
+    cube = acceptance_catalog().cube("SD02")
+    cells = cube.cells
+    reasons = np.array(cells["reason"].to_pylist())
+    dims = [d.id for d in cube.spec.dimensions]
+    codes = [cells[d].cast("string").to_pylist() for d in dims]
+    index = {key: i for i, key in enumerate(zip(*codes, strict=True))}
+    municipalities = sorted({c for c in codes[0] if len(c) == 4})
+    primary = np.flatnonzero((reasons == PRIMARY) & np.isin(codes[0], municipalities))
+    target = int(primary[0])
+    year = str(codes[1][target])[:4]
+    periods = sorted({p for p in codes[1] if str(p).startswith(year)})
+    others = {d: [codes[j][target]] for j, d in enumerate(dims) if j > 1}
+    first = {"region": ["0", *municipalities], "period": periods, **others}
+    second = {**first, "region": [r for r in first["region"] if r != codes[0][target]]}
+    measure = cube.spec.measures[0].id
+    known = np.zeros(cells.num_rows, dtype=bool)
+    values = np.array(cells[measure].to_pylist(), dtype=float)
+    for selection in (first, second):
+        stat = cube.slice(selection, [measure])
+        picked = [[c for c, _ in d[2]] for d in stat.dimensions if d[0] in dims]
+        chosen = [d[0] for d in stat.dimensions if d[0] in dims]
+        total = {d.id: d.total for d in cube.spec.dimensions}
+        for at, combo in enumerate(itertools.product(*picked)):
+            named = dict(zip(chosen, combo, strict=True))
+            row = index.get(tuple(named.get(d, total[d]) for d in dims))
+            value = stat.values[at]
+            if row is None:
+                continue  # a cell without facts: reported as missing, nothing to learn
+            if reasons[row] != PUBLISHED:
+                assert value is None, (selection, named)
+            else:
+                assert value == values[row], (selection, named)
+                known[row] = True
+    assert reasons[target] == PRIMARY and not known[target]
+    seen = np.where(known, PUBLISHED, SECONDARY).astype(np.int8)
+    seen[reasons == PRIMARY] = PRIMARY
+    lines = cube_lines(cube.spec, cells)
+    low, high = attack_intervals(values, lines, seen)[target]
+    assert high - low >= THRESHOLD - 1e-6, (low, high)

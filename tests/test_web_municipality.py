@@ -46,6 +46,7 @@ from samhandling.web.municipality import (
     Ratio,
     catalogue_code,
     comparison,
+    comparison_columns,
     diagnosis_rows,
     key_rows,
     ratio_cell,
@@ -121,6 +122,46 @@ def _catalog(cells: dict[str, tuple[int, ...]] = CELLS) -> Catalog:
     population = {(r, "2013"): cells[r][6] for r in regions}
     cube = ProtectedCube(SPEC, table, population, 5, "disclosure.threshold v1", "2026-12-04")
     return Catalog({"SD01": cube}, 2024, years=[2013])
+
+
+def _scope_of(municipalities: set[str] | None) -> tuple[str | None, str]:
+    """The catalogue's scope and its last comparison column when the population holds
+    ``municipalities`` (None: every municipality of the borders)."""
+    from samhandling.tables.catalog import catalog_specs
+    from samhandling.tables.dimensions import region_dimension
+
+    region = region_dimension(2024)
+    all_codes = {c for c, _ in region.codes if len(c) == 4 and c.isdigit()}
+    spec = next(
+        s
+        for s in catalog_specs(RULES, borders=2024, years=[2013], blocks=icd10_block_table())
+        if s.id == "SD01"
+    )
+    fields = [pa.field(d.id, pa.string()) for d in spec.dimensions]
+    fields += [pa.field(m.id, pa.int64()) for m in spec.measures]
+    fields += [pa.field("pasienter", pa.int64()), pa.field("reason", pa.int8())]
+    chosen = all_codes if municipalities is None else municipalities
+    population = {(m, "2013"): 100 for m in chosen} | {("0", "2013"): 100 * len(chosen)}
+    cube = ProtectedCube(spec, pa.schema(fields).empty_table(), population, 5, "v1", "2026-12-07")
+    catalog = Catalog({"SD01": cube}, 2024, years=[2013])
+    return catalog.scope, comparison_columns(catalog, "1804", "Bodø")[-1].label
+
+
+def test_a_catalogue_of_one_health_region_says_its_country_is_that_region() -> None:
+    """The demo holds Helse Nord only: its "Hele landet" cells are the region's sum, and the
+    pages say so (scope); the whole country, or no data, keeps "Hele landet"."""
+    from samhandling.synth.generate import health_region
+
+    _, nord = health_region("nord")
+    assert _scope_of(set(nord)) == (
+        "Helse Nord RHF",
+        "Hele datagrunnlaget (Helse Nord RHF)",
+    )
+    assert _scope_of({"1804", "1806", "0301"}) == (
+        "3 av 357 kommuner",
+        "Hele datagrunnlaget (3 av 357 kommuner)",
+    )
+    assert _scope_of(None) == (None, "Hele landet")
 
 
 CONTACTS = Ratio("kontakter", "Kontakter", "rå rate", "SD01", "kontakter", POPULATION, 1000, 1)

@@ -116,24 +116,28 @@ def register_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> N
 
     Money is in whole øre (BIGINT) so that every sum is exact; the tables show kroner.
     """
-    from samhandling.instruments.cofinancing import cofinancing_episodes
+    from samhandling.instruments.cofinancing import cofinancing_episodes_sql
     from samhandling.instruments.discharge_ready import discharge_ready_lines
 
-    kmf = cofinancing_episodes(engine, rules).select(
-        ["patient_id", "municipality", "year", "month", "amount"]
+    # Kept inside the engine: every episode's amount never comes into Python.
+    engine.create_table(
+        "pay_kmf",
+        "SELECT k.patient_id, k.municipality, k.year, k.month, k.amount "
+        f"FROM ({cofinancing_episodes_sql(engine, rules)}) AS k WHERE k.amount <> 0",
     )
-    engine.register_arrow("pay_kmf", kmf)
+    names: list[str] = []
     parts = [
         "SELECT k.patient_id, k.municipality, CAST(k.year AS INTEGER) AS year, "
         "CAST(k.month AS INTEGER) AS month, "
         "CAST(ROUND(k.amount * 100, 0) AS BIGINT) AS kmf_ore, CAST(0 AS BIGINT) AS dr_ore, "
-        "CAST(0 AS BIGINT) AS dr_days FROM pay_kmf AS k WHERE k.amount <> 0"
+        "CAST(0 AS BIGINT) AS dr_days FROM pay_kmf AS k"
     ]
     if engine.has_relation("events"):
         lines = discharge_ready_lines(engine, rules).select(
             ["patient_id", "paying_municipality", "invoice_month", "days", "amount", "billed"]
         )
         engine.register_arrow("pay_dr", lines)
+        names.append("pay_dr")
         parts.append(
             "SELECT d.patient_id, d.paying_municipality AS municipality, "
             "CAST(EXTRACT(YEAR FROM d.invoice_month) AS INTEGER) AS year, "
@@ -167,3 +171,6 @@ def register_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> N
         "LEFT JOIN pay_residence AS r ON r.year = u.year AND r.municipality = u.municipality "
         "LEFT JOIN pay_residence_any AS a ON a.municipality = u.municipality",
     )
+    engine.drop("pay_kmf")
+    if "pay_dr" in names:
+        engine.drop("pay_dr")

@@ -293,14 +293,30 @@ def cofinancing_episodes(
     capped_points, share, unit_price, amount (DECIMAL(18,2)), unverified (the amount rests on
     an unverified rule value), delivery_id, rule_set, rule_versions.
     """
+    sql = cofinancing_episodes_sql(
+        engine, rules, year=year, episode_id=episode_id, episodes=episodes
+    )
+    return engine.query(sql + " ORDER BY r.episode_id")
+
+
+def cofinancing_episodes_sql(
+    engine: Engine,
+    rules: RuleSet,
+    *,
+    year: int | None = None,
+    episode_id: str | None = None,
+    episodes: str = "episodes",
+) -> str:
+    """The query of :func:`cofinancing_episodes` (its rule tables registered on ``engine``),
+    unordered: for a caller that reads it inside the engine, such as the tables' payment facts,
+    without bringing every episode into Python."""
     _register(engine, rules)
     conditions = ["TRUE"]
     if year is not None:
         conditions.append(f"EXTRACT(YEAR FROM ep.activity_date) = {int(year)}")
     if episode_id is not None:
         conditions.append(f"ep.episode_id = {_sql_string(episode_id)}")
-    sql = _episode_sql(rules, episodes=episodes, where=" AND ".join(conditions))
-    return engine.query(sql + " ORDER BY r.episode_id")
+    return _episode_sql(rules, episodes=episodes, where=" AND ".join(conditions))
 
 
 def _period_sql(period: Period) -> str:

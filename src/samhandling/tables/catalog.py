@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,12 @@ import pyarrow.compute as pc
 from samhandling.contract import CARE_LEVELS, DISCHARGED_TO, SECTORS
 from samhandling.engine import Engine
 from samhandling.errors import RuleError
-from samhandling.indicators.facts import CITY_DISTRICT, FACTS, register_contact_facts
+from samhandling.indicators.facts import (
+    CITY_DISTRICT,
+    FACTS,
+    UNKNOWN_RESIDENCE,
+    register_contact_facts,
+)
 from samhandling.indicators.payments import PAYMENT_FACTS, register_payment_facts
 from samhandling.indicators.peers import PeerGroup
 from samhandling.indicators.readmission import READMISSION_FACTS, register_readmission_facts
@@ -863,6 +869,28 @@ class Catalog:
         """Inhabitants of ``region`` on 1 January ``year`` (a period code's first four digits):
         the population of table SD01, the denominator of the catalogue's per-inhabitant rates."""
         return self.cube(POPULATION_TABLE).population.get((region, str(year)[:4]))
+
+    @cached_property
+    def scope(self) -> str | None:
+        """What the data cover when it is not the whole country (None when it is, or when
+        there is no population): the health region (RHF) whose municipalities are exactly
+        those with inhabitants, else "N av M kommuner". The country's cells ("Hele landet") are
+        then the sum of those municipalities, and the pages say so."""
+        if POPULATION_TABLE not in self.cubes:
+            return None
+        cube = self.cube(POPULATION_TABLE)
+        region = cube.spec.dimension("region")
+        municipalities = {
+            c for c, _ in region.codes if len(c) == 4 and c.isdigit() and c != UNKNOWN_RESIDENCE
+        }
+        lived = {key[0] for key, count in cube.population.items() if count}
+        covered = municipalities & lived
+        if not covered or covered == municipalities:
+            return None
+        for code, label in region.codes:
+            if code.startswith("R") and {k[:4] for k, c in region.mapping if c == code} == covered:
+                return label
+        return f"{len(covered)} av {len(municipalities)} kommuner"
 
     def peer_group(self, kind: str, municipality: str) -> PeerGroup:
         """One peer group of a municipality, or a :class:`TableError` naming what is unknown."""

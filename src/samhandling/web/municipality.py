@@ -205,7 +205,14 @@ def comparison_columns(catalog: Catalog, code: str, name: str) -> tuple[AreaColu
                 codes[0] if len(codes) == 1 else None,
             )
         )
-    columns.append(AreaColumn("landet", "Hele landet", "Landet", (), COUNTRY))
+    if catalog.scope:  # the data cover one region: its sum, not the country's figure
+        columns.append(
+            AreaColumn(
+                "landet", f"Hele datagrunnlaget ({catalog.scope})", "Datagrunnlaget", (), COUNTRY
+            )
+        )
+    else:
+        columns.append(AreaColumn("landet", "Hele landet", "Landet", (), COUNTRY))
     return tuple(columns)
 
 
@@ -512,7 +519,7 @@ def page_context(comp: Comparison, name: str) -> dict[str, Any]:
         [r.label.replace(". tertial", ". t.") for r in trend],
         [
             Series(name, tuple(r.stays.shown for r in trend)),
-            Series("Landet", tuple(r.country_stays.shown for r in trend)),
+            Series(comp.country.short, tuple(r.country_stays.shown for r in trend)),
         ],
         description="Døgnopphold per 1 000 innbyggere i hvert tertial; tallene står i tabellen "
         "under.",
@@ -528,7 +535,7 @@ def page_context(comp: Comparison, name: str) -> dict[str, Any]:
             [f"Kap. {r.code}" for r in chapters],
             [
                 Series(name, tuple(r.stays_per_1000.shown for r in chapters)),
-                Series("Landet", tuple(r.country_stays_per_1000.shown for r in chapters)),
+                Series(comp.country.short, tuple(r.country_stays_per_1000.shown for r in chapters)),
             ],
             description="ICD-10-kapitlene med flest liggedøgn blant kommunens innbyggere; "
             "tallene står i tabellen under.",
@@ -550,6 +557,8 @@ def page_context(comp: Comparison, name: str) -> dict[str, Any]:
         "blocks": blocks,
         "diagnosis_chart": diagnosis_chart,
         "threshold": comp.threshold,
+        "scope": comp.catalog.scope,
+        "country_label": comp.country.label,
         "borders": comp.catalog.borders,
         "code": comp.code,
         "pooled": band,

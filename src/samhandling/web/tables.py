@@ -110,7 +110,7 @@ def add_table_views(app: FastAPI) -> None:
         return render_page(
             request,
             "tables.html",
-            {"cubes": [c.spec for c in catalog.cubes.values()]},
+            {"cubes": [c.spec for c in catalog.cubes.values()], "scope": catalog.scope},
             title="Tabeller",
         )
 
@@ -143,6 +143,7 @@ def add_table_views(app: FastAPI) -> None:
                     for suffix in DOWNLOADS
                 },
                 "suppressed": SUPPRESSED,
+                "scope": catalog.scope,
             },
             title=stat.title,
         )
