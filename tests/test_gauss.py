@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse import csc_matrix  # type: ignore[import-untyped]
 
-from samhandling.tables.catalog import linked_elimination, linked_rows
+from samhandling.tables.catalog import CATALOG_LINKS, linked_elimination, linked_rows
 from samhandling.tables.cube import cube_lines
 from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY, attack_intervals
 from samhandling.tables.gauss import (
@@ -292,3 +292,38 @@ def test_differencing_two_requested_selections_recovers_nothing() -> None:
     lines = cube_lines(cube.spec, cells)
     low, high = attack_intervals(values, lines, seen)[target]
     assert high - low >= THRESHOLD - 1e-6, (low, high)
+
+
+def test_lp_attacker_over_two_linked_real_cubes_together() -> None:
+    """SD02 (age and sex) and SD04 (diagnosis groups) of the acceptance data publish the same
+    somatic activity at their totals (region x period). An attacker who puts both tables'
+    published cells, both tables' lines and the equality of every shared cell into one LP
+    narrows no primary cell below the threshold: SD04's published cells give nothing away
+    about SD02's withheld ones (the elimination of all tables in one matrix)."""
+    catalog = acceptance_catalog()
+    first, second = catalog.cube("SD02"), catalog.cube("SD04")
+    assert "(gauss)" in first.rule_version
+    link = next(k for k in CATALOG_LINKS if {v.table for v in k.views} >= {"SD02", "SD04"})
+    measure = link.measures[0]
+    at = {v.table: v.at for v in link.views}
+    offset = first.cells.num_rows
+    values = np.concatenate(
+        [np.array(c.cells[measure].to_pylist(), dtype=float) for c in (first, second)]
+    )
+    reasons = np.concatenate([np.array(c.cells["reason"].to_pylist()) for c in (first, second)])
+    lines = [*cube_lines(first.spec, first.cells)]
+    lines += [[offset + i for i in line] for line in cube_lines(second.spec, second.cells)]
+    rows_a = linked_rows(first.cells, first.spec, at["SD02"], link.shared)
+    rows_b = linked_rows(second.cells, second.spec, at["SD04"], link.shared)
+    common = sorted(rows_a.keys() & rows_b.keys())
+    assert len(common) > 10
+    for key in common:  # the same number in both tables: a line "a = b"
+        a, b = rows_a[key], offset + rows_b[key]
+        assert values[a] == values[b] and (reasons[a] == PUBLISHED) == (reasons[b] == PUBLISHED)
+        lines.append([a, b])
+    primary = np.flatnonzero((reasons == PRIMARY) & (values > 0))
+    assert len(primary) > 0
+    found = attack_intervals(values, lines, reasons)
+    for c in primary.tolist():
+        low, high = found[c]
+        assert high - low >= THRESHOLD - 1e-6, (c, low, high)

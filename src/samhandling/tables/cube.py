@@ -698,7 +698,6 @@ def _coded_patients_sql(spec: CubeSpec, at: int, combos: Sequence[tuple[int, ...
     the combination are left out (no cell), then the code numbers are turned back into codes
     (with their aliases).
     """
-    dims = spec.dimensions
     parts = []
     for combo in combos:
         cols = [_column(at, i, j) for i, j in enumerate(combo)]
@@ -708,12 +707,20 @@ def _coded_patients_sql(spec: CubeSpec, at: int, combos: Sequence[tuple[int, ...
             f"SELECT {named}, COUNT(DISTINCT p) AS pasienter FROM cube_{spec.id}_coded "
             f"WHERE {present or 'TRUE'} GROUP BY {', '.join(cols)}"
         )
-    named = ", ".join(f"a{i}.code AS {d.id}" for i, d in enumerate(dims))
+    return _decoded_sql(spec, " UNION ALL ".join(parts))
+
+
+def _decoded_sql(spec: CubeSpec, counted: str) -> str:
+    """``counted`` (code numbers ``g0``, ``g1``... and ``pasienter``) with the code numbers
+    turned back into codes, every alias of a code too."""
+    names = ", ".join(f"a{i}.code AS {d.id}" for i, d in enumerate(spec.dimensions))
     aliases = " ".join(
         f"JOIN cube_{spec.id}_{d.id}_aliases AS a{i} ON a{i}.grp = g.g{i}"
-        for i, d in enumerate(dims)
+        for i, d in enumerate(spec.dimensions)
     )
-    return f"SELECT {named}, g.pasienter FROM ({' UNION ALL '.join(parts)}) AS g {aliases}"
+    return (
+        f"SELECT {names}, CAST(g.pasienter AS BIGINT) AS pasienter FROM ({counted}) AS g {aliases}"
+    )
 
 
 def _geo_patients_sql(
@@ -765,15 +772,7 @@ def _geo_patients_sql(
             f"SELECT s.*, s.n - COALESCE(o.extra, 0) AS pasienter FROM ({summed}) AS s "
             f"LEFT JOIN ({over}) AS o ON {on}"
         )
-    names = ", ".join(f"a{i}.code AS {d.id}" for i, d in enumerate(dims))
-    aliases = " ".join(
-        f"JOIN cube_{spec.id}_{d.id}_aliases AS a{i} ON a{i}.grp = g.g{i}"
-        for i, d in enumerate(dims)
-    )
-    return (
-        f"WITH base AS ({base}) SELECT {names}, CAST(g.pasienter AS BIGINT) AS pasienter "
-        f"FROM ({' UNION ALL '.join(parts)}) AS g {aliases}"
-    )
+    return f"WITH base AS ({base}) " + _decoded_sql(spec, " UNION ALL ".join(parts))
 
 
 def count_cube(
