@@ -4,9 +4,9 @@ Usage: ``python bench/catalogue_quality.py --warehouse DIR [--kommune 1804] [--o
 (a warehouse whose catalogue is built: ``samhandling table-build``, or with a rule override such
 as ``disclosure.secondary_method`` = ``hypercube``). Prints, for the municipality's Min kommune
 page, the share of key-indicator cells (municipality, peer groups, country) that are published
-for every year; per table the cells hidden, and the country, RHF and county cells hidden as
-secondary; and the share of SD09's municipality-years published for municipalities above 5 000
-inhabitants.
+for every year; per table the cells hidden, the value of the secondary cells (the first
+measure), and the country, RHF and county cells hidden as secondary; and the share of SD09's
+municipality-years published for municipalities above 5 000 inhabitants.
 """
 
 from __future__ import annotations
@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"all years: {shown} of {total} key cells shown ({100 * shown / total:.1f} %)")
     # The years and areas the data are about: a year with inhabitants, an area with inhabitants
     # that year (a regional demo holds one health region).
-    print("table  cells  hidden  secondary  country/RHF/county cells with inhabitants: secondary")
+    print(
+        "table  cells  hidden  secondary  value of the secondary cells (first measure)  "
+        "country/RHF/county cells with inhabitants: secondary"
+    )
     for table_id, cube in catalog.cubes.items():
         reasons = np.asarray(cube.cells["reason"].to_pylist())
         regions = [str(r) for r in cube.cells["region"].to_pylist()]
@@ -80,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             ],
             dtype=bool,
         )
+        first = np.asarray(cube.cells[cube.spec.measures[0].id].to_pylist(), dtype=float)
         print(
             f"{table_id}  {len(reasons)}  {int((reasons != PUBLISHED).sum())}  "
-            f"{int((reasons == SECONDARY).sum())}  "
+            f"{int((reasons == SECONDARY).sum())}  {first[reasons == SECONDARY].sum():.0f}  "
             f"{int((upper & (reasons == SECONDARY)).sum())} of {int(upper.sum())}"
         )
     sd09 = catalog.cube("SD09")
