@@ -125,19 +125,18 @@ def register_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> N
         "SELECT k.patient_id, k.municipality, k.year, k.month, k.amount "
         f"FROM ({cofinancing_episodes_sql(engine, rules)}) AS k WHERE k.amount <> 0",
     )
-    names: list[str] = []
     parts = [
         "SELECT k.patient_id, k.municipality, CAST(k.year AS INTEGER) AS year, "
         "CAST(k.month AS INTEGER) AS month, "
         "CAST(ROUND(k.amount * 100, 0) AS BIGINT) AS kmf_ore, CAST(0 AS BIGINT) AS dr_ore, "
         "CAST(0 AS BIGINT) AS dr_days FROM pay_kmf AS k"
     ]
-    if engine.has_relation("events"):
+    with_dr = engine.has_relation("events")
+    if with_dr:
         lines = discharge_ready_lines(engine, rules).select(
             ["patient_id", "paying_municipality", "invoice_month", "days", "amount", "billed"]
         )
         engine.register_arrow("pay_dr", lines)
-        names.append("pay_dr")
         parts.append(
             "SELECT d.patient_id, d.paying_municipality AS municipality, "
             "CAST(EXTRACT(YEAR FROM d.invoice_month) AS INTEGER) AS year, "
@@ -172,5 +171,5 @@ def register_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> N
         "LEFT JOIN pay_residence_any AS a ON a.municipality = u.municipality",
     )
     engine.drop("pay_kmf")
-    if "pay_dr" in names:
+    if with_dr:
         engine.drop("pay_dr")

@@ -752,6 +752,7 @@ def _geo_patients_sql(
     geo_id = dims[geo].id
     named = ", ".join(f"b.{cols[i]} AS g{i}" for i in others)
     on = " AND ".join(f"o.g{i} = s.g{i}" for i in [geo, *others])
+    keys = ", ".join(f"g{i}" for i in [geo, *others])
     parts = []
     for j in range(widths[geo]):
         summed = (
@@ -766,7 +767,6 @@ def _geo_patients_sql(
             f"WHERE m.c{j} IS NOT NULL AND {present('b.')} "
             f"GROUP BY ALL HAVING COUNT(DISTINCT b.kg) > 1"
         )
-        keys = ", ".join(f"g{i}" for i in [geo, *others])
         over = f"SELECT {keys}, SUM(extra) AS extra FROM ({twice}) GROUP BY {keys}"
         parts.append(
             f"SELECT s.*, s.n - COALESCE(o.extra, 0) AS pasienter FROM ({summed}) AS s "
@@ -807,11 +807,13 @@ def count_cube(
     time_dim = spec.dimensions[at]
     engine.register_arrow(f"cube_{spec.id}_{time_dim.id}_stack", _stack_table(time_dim))
     geo = next(
-        (i for i, d in enumerate(spec.dimensions) if d.role == "geo" and i != at and widths[i]),
+        (
+            i
+            for i, d in enumerate(spec.dimensions)
+            if by_key and d.role == "geo" and i != at and widths[i]
+        ),
         None,
     )
-    if not by_key:
-        geo = None
     # The time dimension's layers are all in one column: one combination covers them; so do
     # the geographic dimension's (summed over its keys, _geo_patients_sql).
     ranges = [range(1 if i in (at, geo) else w) for i, w in enumerate(widths)]
