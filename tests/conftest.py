@@ -3,6 +3,10 @@
 ``engine`` is parametrised over DuckDB and Spark. Plain ``pytest`` runs both when Java and pyspark
 are present; otherwise the Spark case is skipped with the reason. ``SAMHANDLING_TEST_ENGINES``
 (comma-separated) narrows the set, e.g. ``duckdb`` for a quick local run.
+
+Every Spark case runs on a real standalone cluster (a master and one worker started from the
+pinned pyspark on 127.0.0.1, :mod:`samhandling.engine.cluster`), started once when the first
+Spark test needs it and stopped at the end; ``SAMHANDLING_TEST_SPARK=local`` uses local mode.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from samhandling.engine import DuckDBEngine, Engine, SparkEngine, spark_available
+from samhandling.engine.cluster import StandaloneCluster, standalone_cluster
 from samhandling.store import Store
 
 # Cheap argon2id parameters for speed; test_passwords_are_argon2id checks the defaults.
@@ -35,10 +40,34 @@ def _wanted(name: str) -> bool:
     return name in {w.strip() for w in wanted.split(",")}
 
 
-def _spark_engine() -> SparkEngine:
+@pytest.fixture(scope="session")
+def spark_cluster() -> Iterator[StandaloneCluster | None]:
+    """The standalone cluster the Spark cases run on (None in local mode), for the test run."""
+    reason = spark_available()
+    if reason is not None:
+        pytest.skip(reason)
+    if os.environ.get("SAMHANDLING_TEST_SPARK", "cluster") == "local":
+        yield None
+        return
+    with standalone_cluster(workers=1, cores=1, memory="2g") as cluster:
+        try:
+            yield cluster
+        finally:
+            global _SPARK  # noqa: PLW0603 - the shared session goes with its cluster
+            if _SPARK is not None:
+                _SPARK.stop()
+                _SPARK = None
+
+
+def _spark_engine(cluster: StandaloneCluster | None) -> SparkEngine:
     global _SPARK  # noqa: PLW0603 - one SparkSession per test run; starting one costs seconds
     if _SPARK is None:
-        _SPARK = SparkEngine(master="local[1]", shuffle_partitions=1)
+        if cluster is None:
+            _SPARK = SparkEngine(master="local[1]", shuffle_partitions=1)
+        else:
+            _SPARK = SparkEngine(
+                master=cluster.master_url, conf=cluster.driver_conf, shuffle_partitions=1
+            )
     return _SPARK
 
 
@@ -53,10 +82,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         yield duck
         duck.close()
         return
-    reason = spark_available()
-    if reason is not None:
-        pytest.skip(reason)
-    spark = _spark_engine()
+    spark = _spark_engine(request.getfixturevalue("spark_cluster"))
     yield spark
     spark.close()
 

@@ -7,7 +7,9 @@ message and a non-zero exit code instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -23,8 +25,22 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    motor: Annotated[
+        str | None,
+        typer.Option(
+            "--motor",
+            help="Motor for alle jobbene: duckdb (standard) eller spark "
+            "(hvor: $SAMHANDLING_SPARK_MASTER eller $SAMHANDLING_SPARK_REMOTE).",
+        ),
+    ] = None,
+) -> None:
     """samhandling: Samhandlingsreformens virkemidler på DuckDB eller Spark."""
+    if motor is not None:
+        from samhandling.engine.settings import ENV_ENGINE, engine_name
+
+        # The process's choice: every job (and every worker it starts) asks make_engine.
+        os.environ[ENV_ENGINE] = engine_name(motor)
 
 
 @app.command()

@@ -23,7 +23,7 @@ import typer
 from rich.table import Table
 
 from samhandling.console import console
-from samhandling.engine import DuckDBEngine, Engine
+from samhandling.engine import Engine, make_engine
 from samhandling.errors import ConfigError
 from samhandling.formatting import number, percent
 from samhandling.overview import activity_by_year_sector
@@ -201,7 +201,7 @@ def run_demo(options: DemoOptions) -> None:
     )
 
     rules = load_rules()
-    with DuckDBEngine() as engine:
+    with make_engine() as engine:
         warehouse.register(engine)
         console.print(_activity_table(activity_by_year_sector(engine)))
         if 2012 in options.years:
@@ -303,7 +303,7 @@ def national_total_2012(options: DemoOptions) -> Decimal:
     warehouse = Warehouse(home.parent / f"{home.name}-nasjonal-2012")
     warehouse.ingest_all(inbox, progress=True)
     rules = load_rules()
-    with DuckDBEngine() as engine:
+    with make_engine() as engine:
         warehouse.register(engine)
         total = national_cofinancing_total(engine, rules, 2012)
     console.print(

@@ -23,6 +23,8 @@ class DuckDBEngine(Engine):
 
     A DuckDB connection used from several threads at once fails, so :meth:`query` takes a cursor
     per thread (cursors share the catalogue: views registered on the connection are visible).
+    ``one_thread``: the engine is made and used by one thread only (a portal worker), so the
+    connection itself serves it whatever thread that is.
     """
 
     name = "duckdb"
@@ -34,7 +36,9 @@ class DuckDBEngine(Engine):
         threads: int | None = None,
         memory_limit: str | None = None,
         temp_directory: str | Path | None = None,
+        one_thread: bool = False,
     ) -> None:
+        self._one_thread = one_thread
         self._conn = duckdb.connect(str(database))
         if threads is not None:
             self._conn.execute(f"SET threads = {int(threads)}")
@@ -55,7 +59,7 @@ class DuckDBEngine(Engine):
         return self._conn
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        if threading.current_thread() is threading.main_thread():
+        if self._one_thread or threading.current_thread() is threading.main_thread():
             return self._conn
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cur is None:

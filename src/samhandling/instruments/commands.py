@@ -18,6 +18,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
+from samhandling.cli_options import EngineOpt
 from samhandling.console import console, progress
 from samhandling.engine import Engine, make_engine
 from samhandling.errors import ConfigError
@@ -89,13 +90,12 @@ WarehouseOpt = Annotated[
 RulesOpt = Annotated[
     Path | None, typer.Option("--regler", help="Regelfil som overstyrer standardreglene.")
 ]
-EngineOpt = Annotated[str, typer.Option("--motor", help="duckdb eller spark.")]
 OutOpt = Annotated[Path | None, typer.Option("--ut", help="Skriv til fil (.csv eller .xlsx).")]
 
 
 @contextmanager
 def _session(
-    warehouse: Path | None, engine_name: str, as_of: int | None = None
+    warehouse: Path | None, engine_name: str | None, as_of: int | None = None
 ) -> Iterator[Engine]:
     from samhandling.warehouse import Warehouse
 
@@ -185,7 +185,7 @@ def _run(
     work: Callable[[Engine, RuleSet], pa.Table],
     *,
     warehouse: Path | None,
-    engine_name: str,
+    engine_name: str | None,
     rules_file: Path | None,
     as_of: int | None = None,
 ) -> tuple[pa.Table, RuleSet]:
@@ -247,7 +247,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         warehouse: WarehouseOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
         out: OutOpt = None,
     ) -> None:
         """Kommunal medfinansiering: oppgaver, prognose, à-konto, avregning og korreksjoner."""
@@ -378,7 +378,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         warehouse: WarehouseOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
         out: OutOpt = None,
     ) -> None:
         """Betaling for utskrivningsklare pasienter: fakturaer, linjer, opphold, statistikk."""
@@ -475,7 +475,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         warehouse: WarehouseOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
         out: OutOpt = None,
     ) -> None:
         """Medfinansieringsmodeller fra St.meld. 47 kap. 9.4: kostnad per kommune og risiko."""
@@ -515,7 +515,7 @@ def register(app: typer.Typer) -> None:
         episode_id: Annotated[str, typer.Argument(help="Episode-id.")],
         warehouse: WarehouseOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
     ) -> None:
         """Forklar en episode: hver regel som ble brukt, versjon og utregning."""
         from samhandling.instruments.explain import explain_episode, format_explanation

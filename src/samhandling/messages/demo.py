@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import make_engine
 from samhandling.formatting import money, number
 from samhandling.messages.inbox import Inbox, receive
 from samhandling.messages.outgoing import Stay, municipality_name, stay_messages, trust_name
@@ -31,7 +31,7 @@ VERSION = "1.6"
 
 
 def _candidates(warehouse: Warehouse) -> list[Stay]:
-    with DuckDBEngine() as engine:
+    with make_engine("duckdb") as engine:
         warehouse.register(engine)
         rows = engine.query(
             f"""

@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import make_engine
 from samhandling.errors import SamhandlingError
 from samhandling.messages.apprec import ReceiptError, apprec_version_for, write_apprec
 from samhandling.messages.plo import Inspection, Party, inspect_message
@@ -221,7 +221,7 @@ def _stays(warehouse: Warehouse, patients: set[str]) -> dict[str, list[_Stay]]:
     found: dict[str, list[_Stay]] = {p: [] for p in patients}
     if not patients:
         return found
-    with DuckDBEngine() as engine:
+    with make_engine("duckdb") as engine:
         warehouse.register(engine)
         values = ", ".join("('" + p.replace("'", "''") + "')" for p in sorted(patients))
         table = engine.query(
@@ -250,7 +250,7 @@ ORDER BY e.patient_id, e.admitted_at DESC, e.episode_id
 def _known_patients(warehouse: Warehouse, patients: set[str]) -> set[str]:
     if not patients:
         return set()
-    with DuckDBEngine() as engine:
+    with make_engine("duckdb") as engine:
         warehouse.register(engine)
         values = ", ".join("('" + p.replace("'", "''") + "')" for p in sorted(patients))
         table = engine.query(

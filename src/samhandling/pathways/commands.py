@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from samhandling.cli_options import EngineOpt
 from samhandling.console import console, progress
 from samhandling.engine import make_engine
 from samhandling.errors import ConfigError
@@ -43,7 +44,6 @@ WarehouseOpt = Annotated[
 RulesOpt = Annotated[
     Path | None, typer.Option("--regler", help="Regelfil som overstyrer standardreglene.")
 ]
-EngineOpt = Annotated[str, typer.Option("--motor", help="duckdb eller spark.")]
 
 
 def local_time(value: datetime | None) -> str:
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         warehouse: WarehouseOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
         out: Annotated[
             Path | None, typer.Option("--ut", help="Skriv mønstertabellen til CSV-fil.")
         ] = None,
@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
         patient_id: Annotated[str, typer.Argument(help="Pasientens løpenummer (pseudonym).")],
         warehouse: WarehouseOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
     ) -> None:
         """Tidslinjen til én pasient: tilstander, tider og radene de bygger på."""
         from samhandling.warehouse import Warehouse

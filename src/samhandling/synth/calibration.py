@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from samhandling.contract import KINDS, arrow_schema
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import Engine, make_engine
 from samhandling.errors import ConfigError
 from samhandling.refdata import population
 from samhandling.synth._params import section
@@ -211,7 +211,7 @@ def _cofinancing_sql() -> str:
     )
 
 
-def _register(engine: DuckDBEngine, folder: Path) -> list[int]:
+def _register(engine: Engine, folder: Path) -> list[int]:
     """Expose each kind over all year folders as ``raw_<kind>`` (Parquet read in place)."""
     years = sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
     if not years:
@@ -232,7 +232,7 @@ def _register(engine: DuckDBEngine, folder: Path) -> list[int]:
 
 def calibration_report(folder: Path) -> pa.Table:
     """The produced figures per year (national scale where ``scaled``), from written files."""
-    engine = DuckDBEngine()
+    engine = make_engine("duckdb")
     try:
         years = _register(engine, Path(folder))
         engine.create_table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import make_engine
 from samhandling.indicators.facts import icd10_block_table
 from samhandling.rules import load_rules
 from samhandling.tables.catalog import Catalog, build_catalog
@@ -14,12 +14,17 @@ __all__ = ["catalog_from_warehouse"]
 
 
 def catalog_from_warehouse(
-    path: Path, *, borders: int = 2024, only: Sequence[str] | None = None
+    path: Path,
+    *,
+    borders: int = 2024,
+    only: Sequence[str] | None = None,
+    engine_name: str | None = None,
 ) -> Catalog:
-    """Register the warehouse's live deliveries on DuckDB and build every protected cube."""
+    """Register the warehouse's live deliveries on the chosen engine (:func:`make_engine`) and
+    build every protected cube (or those in ``only``)."""
     from samhandling.warehouse import Warehouse
 
-    engine = DuckDBEngine()
+    engine = make_engine(engine_name)
     try:
         Warehouse.open(path).register(engine)
         return build_catalog(

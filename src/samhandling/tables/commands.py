@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from samhandling.cli_options import EngineOpt
 from samhandling.config import warehouse_dir
 from samhandling.console import console
 from samhandling.errors import ConfigError
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Fil (ellers skjerm)")] = None,
         borders: Annotated[int, typer.Option(help="Kommunegrenser per 1. januar i år")] = 2024,
         warehouse: Annotated[str | None, typer.Option(help="Lagerkatalog")] = None,
+        engine_name: EngineOpt = None,
     ) -> None:
         """Lag en prikket tabell fra lageret og skriv den i valgt format."""
         from samhandling.rules import load_rules
@@ -55,7 +57,9 @@ def register(app: typer.Typer) -> None:
         home = warehouse_dir(warehouse)
         catalog = load_catalog(Warehouse.open(home), load_rules(), borders)
         if catalog is None:  # not built for this state: count and protect this table only
-            catalog = catalog_from_warehouse(home, borders=borders, only=[table_id])
+            catalog = catalog_from_warehouse(
+                home, borders=borders, only=[table_id], engine_name=engine_name
+            )
         result = catalog.cube(table_id).slice(_selection(select or []), measure or None)
         body = render(result, fmt)
         if out is None:
@@ -73,10 +77,15 @@ def register(app: typer.Typer) -> None:
     def table_build(
         borders: Annotated[int, typer.Option(help="Kommunegrenser per 1. januar i år")] = 2024,
         warehouse: Annotated[str | None, typer.Option(help="Lagerkatalog")] = None,
+        engine_name: EngineOpt = None,
     ) -> None:
-        """Bygg og prikk alle tabellene for lagerets nåværende innhold og lagre dem."""
+        """Bygg og prikk alle tabellene for lagerets nåværende innhold og lagre dem.
+
+        Tellingen går på valgt motor (DuckDB her, Spark på en klynge); prikkingen her.
+        """
         import time
 
+        from samhandling.engine.settings import engine_settings
         from samhandling.formatting import number
         from samhandling.rules import load_rules
         from samhandling.tables.published import MANIFEST, catalog_folder, published_catalog
@@ -89,13 +98,16 @@ def register(app: typer.Typer) -> None:
             console.print(f"Tabellene er allerede bygget for lagerets innhold: {folder}")
             return
         started = time.perf_counter()
-        catalog = published_catalog(home, rules, borders)
+        catalog = published_catalog(home, rules, borders, engine_name=engine_name)
         for cube in catalog.cubes.values():
             console.print(
                 f"{cube.spec.id}: {number(cube.cells.num_rows)} celler, "
                 f"{number(cube.suppressed_cells)} prikket"
             )
-        console.print(f"Bygget på {time.perf_counter() - started:.0f} s og lagret i {folder}")
+        where = engine_settings(engine_name).where
+        console.print(
+            f"Bygget på {time.perf_counter() - started:.0f} s ({where}) og lagret i {folder}"
+        )
 
     @app.command("serve-api")
     def serve_api(

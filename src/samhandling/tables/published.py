@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from samhandling.engine import DuckDBEngine, Engine
+from samhandling.engine import Engine, make_engine
 from samhandling.errors import SamhandlingError
 from samhandling.indicators.facts import icd10_block_table
 from samhandling.indicators.peers import PeerGroup
@@ -151,12 +151,15 @@ def published_catalog(
     borders: int,
     *,
     engine: Engine | None = None,
+    engine_name: str | None = None,
     on_progress: Progress | None = None,
 ) -> Catalog:
     """The stored catalogue of the current state; built and stored first if there is none.
 
-    ``engine`` (with the warehouse registered) is used for the build when given; otherwise a
-    DuckDB engine on the warehouse is opened for it.
+    ``engine`` (with the warehouse registered) is used for the build when given; otherwise the
+    engine chosen by ``engine_name`` (:func:`make_engine`: the user's choice, DuckDB by
+    default, kept under :func:`build_memory_limit`) is opened on the warehouse for it. The
+    counting runs on that engine; the protection in this process, on the counted cells.
     """
     found = load_catalog(warehouse, rules, borders)
     if found is not None:
@@ -166,7 +169,9 @@ def published_catalog(
     spill = warehouse.path / "tables" / ".spill"
     if own:
         spill.mkdir(parents=True, exist_ok=True)
-    run = engine or DuckDBEngine(memory_limit=build_memory_limit(), temp_directory=spill)
+    run = engine or make_engine(
+        engine_name, memory_limit=build_memory_limit(), temp_directory=spill
+    )
     try:
         if own:
             warehouse.register(run)

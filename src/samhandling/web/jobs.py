@@ -17,10 +17,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import duckdb
 import pyarrow as pa
 
-from samhandling.engine import DuckDBEngine, Engine
+from samhandling.engine import Engine, make_engine
 from samhandling.rules import RuleSet
 from samhandling.warehouse import Warehouse
 
@@ -37,19 +36,6 @@ def report_progress(text: str) -> None:
     hook = _status.get()
     if hook is not None:
         hook(text)
-
-
-class _WorkerEngine(DuckDBEngine):
-    """A DuckDB engine created and used by one worker thread only.
-
-    ``DuckDBEngine`` gives every non-main thread its own cursor, but Arrow relations are
-    registered on the main connection and a cursor does not see them (DuckDB keeps them
-    per connection); with one engine per computation, on one thread, the connection itself
-    is safe to use.
-    """
-
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.connection
 
 
 @dataclass
@@ -112,8 +98,9 @@ class Computations:
             _status.reset(token)
 
     def _compute(self, compute: Compute) -> Any:
-        # One engine per computation: instruments create working tables on their engine.
-        with _WorkerEngine() as engine:
+        # One engine per computation (instruments create working tables on their engine), the
+        # one chosen for the portal's process (make_engine); a DuckDB one serves this thread.
+        with make_engine(one_thread=True) as engine:
             self.warehouse.register(engine)
             result = compute(engine)
             if isinstance(result, pa.Table):

@@ -18,6 +18,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
+from samhandling.cli_options import EngineOpt
 from samhandling.console import console, progress
 from samhandling.engine import Engine, make_engine
 from samhandling.errors import ConfigError
@@ -37,7 +38,6 @@ DbOpt = Annotated[str | None, typer.Option("--database", help="Driftsdatabase (S
 RulesOpt = Annotated[
     Path | None, typer.Option("--regler", help="Regelfil som overstyrer standardreglene.")
 ]
-EngineOpt = Annotated[str, typer.Option("--motor", help="duckdb eller spark.")]
 
 
 def _store(warehouse: Path | None, database: str | None) -> Store:
@@ -53,7 +53,7 @@ def _units(warehouse: Path | None, database: str | None) -> list[registry.Unit]:
 
 
 @contextmanager
-def _engine(warehouse: Path | None, name: str) -> Iterator[tuple[Engine, date | None]]:
+def _engine(warehouse: Path | None, name: str | None) -> Iterator[tuple[Engine, date | None]]:
     """An engine with the warehouse registered, and the end of the warehouse's period."""
     from samhandling.warehouse import Warehouse
 
@@ -209,7 +209,7 @@ def register(app: typer.Typer) -> None:
         warehouse: WarehouseOpt = None,
         database: DbOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
     ) -> None:
         """Belegg per enhet og måned (eller år): liggedøgn × 100 / (senger × dager)."""
         if per not in ("måned", "år"):
@@ -248,7 +248,7 @@ def register(app: typer.Typer) -> None:
         warehouse: WarehouseOpt = None,
         database: DbOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
     ) -> None:
         """Spredning i årsbelegg mellom enhetene: minimum, kvartiler, maksimum."""
         rules = load_rules(rules_file)
@@ -271,7 +271,7 @@ def register(app: typer.Typer) -> None:
         years: Annotated[str, typer.Option("--år", help="År, f.eks. 2011-2014.")],
         warehouse: WarehouseOpt = None,
         database: DbOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
     ) -> None:
         """KAD-opphold mot øyeblikkelig hjelp medisinske sykehusinnleggelser per 1 000."""
         from samhandling.demo import parse_years
@@ -379,7 +379,7 @@ def register(app: typer.Typer) -> None:
         warehouse: WarehouseOpt = None,
         database: DbOpt = None,
         rules_file: RulesOpt = None,
-        engine_name: EngineOpt = "duckdb",
+        engine_name: EngineOpt = None,
     ) -> None:
         """Skriv belegg per enhet og måned til CSV eller XLSX."""
         from samhandling.instruments.exports import export_table

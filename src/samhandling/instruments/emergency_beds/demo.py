@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import make_engine
 from samhandling.instruments.emergency_beds.units import (
     UnitInput,
     change_beds,
@@ -80,7 +80,7 @@ _EXTRA_BEDS = ("Bergen legevakt, KAD", date(2014, 7, 1))
 
 
 def _nights_per_year(warehouse: Warehouse) -> tuple[int | None, dict[str, int]]:
-    with DuckDBEngine() as engine:
+    with make_engine() as engine:
         warehouse.register(engine)
         if not engine.has_relation("municipal_care"):
             return None, {}
