@@ -21,7 +21,8 @@ from samhandling.errors import ConfigError
 
 def test_duckdb_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (ENV_ENGINE, ENV_SPARK_MASTER, ENV_SPARK_REMOTE, ENV_SPARK_CONF):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     settings = engine_settings()
     assert (settings.name, settings.spark_master, settings.spark_remote) == (
         "duckdb",
@@ -58,10 +59,16 @@ def test_bad_settings_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_root_option_chooses_for_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV_ENGINE, raising=False)
+    # setenv records the variable's state before the test, so the CLI's choice is undone after
+    # (delenv of an absent variable records nothing, and the rest of the run would use Spark).
+    monkeypatch.setenv(ENV_ENGINE, "duckdb")
     result = CliRunner().invoke(app, ["--motor", "spark", "version"])
     assert result.exit_code == 0, result.output
     assert os.environ[ENV_ENGINE] == "spark"
     bad = CliRunner().invoke(app, ["--motor", "oracle", "version"])
     assert bad.exit_code != 0
     assert isinstance(bad.exception, ConfigError)
+
+
+def test_no_choice_leaks_out_of_the_test_above() -> None:
+    assert os.environ.get(ENV_ENGINE) in (None, "", "duckdb")
