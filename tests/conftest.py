@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -25,7 +24,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from samhandling.engine import DuckDBEngine, Engine, SparkEngine, spark_available
-from samhandling.engine.cluster import StandaloneCluster, standalone_cluster
+from samhandling.engine.cluster import StandaloneCluster, free_port, standalone_cluster
 from samhandling.store import Store
 
 # Cheap argon2id parameters for speed; test_passwords_are_argon2id checks the defaults.
@@ -95,13 +94,6 @@ def duckdb_engine() -> Iterator[DuckDBEngine]:
     duck.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL 15 cluster in a temporary folder on a free port; yields the admin URL."""
@@ -114,7 +106,7 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(base, "postgres", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
     data = base / "data"
-    port = _free_port()
+    port = free_port()
     initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
     subprocess.run(
         [*prefix, *initdb, "-E", "UTF8", "--locale=C", "--no-sync"],

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from samhandling.errors import ConfigError
 
-__all__ = ["StandaloneCluster", "spark_home", "standalone_cluster"]
+__all__ = ["StandaloneCluster", "free_port", "spark_home", "standalone_cluster"]
 
 HOST = "127.0.0.1"
 
@@ -37,7 +37,7 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
@@ -125,7 +125,7 @@ def standalone_cluster(
         "SPARK_WORKER_DIR": str(logs / "work"),
         "SPARK_NO_DAEMONIZE": "1",
     }
-    port, ui = _free_port(), _free_port()
+    port, ui = free_port(), free_port()
     master_url = f"spark://{HOST}:{port}"
     master = [launcher, "org.apache.spark.deploy.master.Master"]
     processes = [
@@ -139,7 +139,7 @@ def standalone_cluster(
     try:
         for n in range(workers):
             worker = [launcher, "org.apache.spark.deploy.worker.Worker", "--host", HOST]
-            options = ["--cores", str(cores), "--memory", memory, "--webui-port", str(_free_port())]
+            options = ["--cores", str(cores), "--memory", memory, "--webui-port", str(free_port())]
             processes.append(
                 _start([*worker, *options, master_url], logs / f"worker-{n + 1}.log", env)
             )
