@@ -87,6 +87,23 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def spark_by_name(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``"spark"``, with the process's settings pointing where the shared session runs, for
+    jobs that take the engine by name (``make_engine("spark")`` then joins that session)."""
+    if not _wanted("spark"):
+        pytest.skip("spark not in SAMHANDLING_TEST_ENGINES")
+    cluster: StandaloneCluster | None = request.getfixturevalue("spark_cluster")
+    _spark_engine(cluster)
+    master = "local[1]" if cluster is None else cluster.master_url
+    conf = [("spark.sql.shuffle.partitions", "1")]
+    if cluster is not None:
+        conf += list(cluster.driver_conf)
+    monkeypatch.setenv("SAMHANDLING_SPARK_MASTER", master)
+    monkeypatch.setenv("SAMHANDLING_SPARK_CONF", ";".join(f"{k}={v}" for k, v in conf))
+    yield "spark"
+
+
+@pytest.fixture
 def duckdb_engine() -> Iterator[DuckDBEngine]:
     """DuckDB only, for tests of DuckDB-specific tooling (ingest)."""
     duck = DuckDBEngine()

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from samhandling.config import warehouse_dir
 from samhandling.contract import COLUMNS, CONTRACT_VERSION, KINDS, PRIMARY_KEY, Kind, arrow_schema
-from samhandling.engine import DuckDBEngine, Engine
+from samhandling.engine import Engine, make_engine
 from samhandling.errors import SamhandlingError
 from samhandling.ingest.delivery import (
     DEFAULT_SENDER,
@@ -48,11 +48,13 @@ from samhandling.ingest.validate import (
     REF_HEALTH_TRUST,
     REF_ICD10,
     REF_MUNICIPALITY,
+    REFERENCE_RELATIONS,
     Checks,
     KindResult,
+    Source,
     delivery_years,
-    duck_type,
     ident,
+    open_source,
     sql_string,
     validate_file,
     warehouse_keys_relation,
@@ -377,28 +379,41 @@ class Warehouse:
                 )
         if not parts:
             return _QUARANTINE_SCHEMA.empty_table()
-        with DuckDBEngine() as engine:
+        # A few rejected rows for a person to read: DuckDB in process, whatever engine ingests.
+        with make_engine("duckdb") as engine:
             table = engine.query(" UNION ALL ".join(parts) + " ORDER BY 1, 2, 3")
         return table.cast(_QUARANTINE_SCHEMA)
 
     # ----------------------------------------------------------------------------- ingest
 
     def ingest_all(
-        self, folder: Path, *, as_of: date | None = None, progress: bool = False
+        self,
+        folder: Path,
+        *,
+        as_of: date | None = None,
+        progress: bool = False,
+        engine_name: str | None = None,
     ) -> list[IngestReport]:
         """Ingest ``folder``, or each subfolder holding delivery files, in sorted order."""
         return [
-            self.ingest(sub, as_of=as_of, progress=progress) for sub in delivery_folders(folder)
+            self.ingest(sub, as_of=as_of, progress=progress, engine_name=engine_name)
+            for sub in delivery_folders(folder)
         ]
 
     def ingest(
-        self, folder: Path, *, as_of: date | None = None, progress: bool = False
+        self,
+        folder: Path,
+        *,
+        as_of: date | None = None,
+        progress: bool = False,
+        engine_name: str | None = None,
     ) -> IngestReport:
         """Validate and load one delivery folder, all-or-nothing.
 
         ``as_of`` is the extract date: dates after it are rejected (default: today). Loading the
         same files again changes nothing (``already_loaded``); a delivery with the key (sender,
-        period) of a live one replaces it and records what changed.
+        period) of a live one replaces it and records what changed. ``engine_name``: the engine
+        that validates (default: the process's choice, :func:`samhandling.engine.make_engine`).
         """
         delivery = read_delivery(Path(folder))
         as_of_date = as_of if as_of is not None else date.today()
@@ -426,6 +441,7 @@ class Warehouse:
                         content_hash=content_hash,
                         live=live,
                         hook=hook,
+                        engine_name=engine_name,
                     )
                     self._publish(entries, entry, target)
                     hook("publisert")
@@ -459,6 +475,7 @@ class Warehouse:
         content_hash: str,
         live: list[Delivery],
         hook: ProgressHook,
+        engine_name: str | None,
     ) -> Delivery:
         from samhandling.rules import load_rules
 
@@ -473,42 +490,41 @@ class Warehouse:
         )
         # A bounded DuckDB memory limit makes validation of a national year spill to disk
         # instead of growing past the machine (operational setting, not a domain rule).
-        engine = DuckDBEngine(memory_limit=ingest_memory_limit())
-        con = engine.connection
+        engine = make_engine(
+            engine_name, memory_limit=ingest_memory_limit(), temp_directory=target.parent / "spill"
+        )
+        sources: dict[Kind, Source] = {}
         try:
-            con.execute(f"SET temp_directory = {sql_string(str(target.parent / 'spill'))}")
+            for kind in KINDS:
+                if kind in delivery.files:
+                    sources[kind] = open_source(engine, kind, delivery.files[kind])
             sender = delivery.sender or DEFAULT_SENDER
             period = delivery.period
             if period is None:
-                period = default_period(_covered_years(con, delivery))
+                period = default_period(_covered_years(engine, sources))
             replaced = next((d for d in live if d.key == (sender, period)), None)
-            self._register_references(con, [d for d in live if d is not replaced])
+            self._register_references(engine, [d for d in live if d is not replaced])
             results: dict[Kind, KindResult] = {}
-            for kind in KINDS:
-                if kind not in delivery.files:
-                    continue
+            for kind, source in sources.items():
                 if kind == "events":
-                    landed = target / "episodes.parquet"
-                    own = (
-                        f" UNION ALL SELECT episode_id FROM read_parquet({sql_string(str(landed))})"
-                        if landed.is_file()
-                        else ""
-                    )
-                    con.execute(
-                        f"CREATE OR REPLACE TEMP VIEW {KNOWN_EPISODES} AS SELECT episode_id "
-                        f"FROM {warehouse_keys_relation('episodes')}{own}"
-                    )
+                    self._register_known_episodes(engine, target / "episodes.parquet")
                 results[kind] = validate_file(
-                    con,
+                    engine,
                     kind,
-                    delivery.files[kind],
+                    source,
                     landed_path=target / f"{kind}.parquet",
                     quarantine_path=target / QUARANTINE / f"{kind}.parquet",
                     checks=checks,
                 )
+                engine.drop(source.relation)
                 hook(kind)
-            changes = {} if replaced is None else self._record_changes(con, replaced, target)
+            changes = {} if replaced is None else self._record_changes(engine, replaced, target)
         finally:
+            for source in sources.values():
+                engine.drop(source.relation)
+            for name in (*REFERENCE_RELATIONS, *(warehouse_keys_relation(k) for k in KINDS)):
+                engine.drop(name)
+            engine.drop("_landed_episodes")
             engine.close()
         reasons: dict[str, int] = {}
         for result in results.values():
@@ -534,42 +550,48 @@ class Warehouse:
             changes=changes,
         )
 
-    def _register_references(self, con: Any, others: list[Delivery]) -> None:
+    def _register_references(self, engine: Engine, others: list[Delivery]) -> None:
         """Refdata relations and the primary keys held by live deliveries of other keys."""
         from samhandling.refdata import health_trusts, municipality_years
         from samhandling.refdata.icd10 import codes
 
-        con.register(REF_MUNICIPALITY, municipality_years().select(["year", "municipality"]))
-        con.register(REF_ICD10, codes().select(["category3"]))
+        engine.register_arrow(
+            REF_MUNICIPALITY, municipality_years().select(["year", "municipality"])
+        )
+        engine.register_arrow(REF_ICD10, codes().select(["category3"]))
         trusts = health_trusts().select(["orgnr"])
         # The contract asks for 9-digit organisation numbers; the register's grouping rows
         # (national level, "Private") carry placeholder numbers that are not organisations.
         trusts = trusts.filter(pc.equal(pc.utf8_length(trusts["orgnr"]), pa.scalar(9, pa.int32())))
-        con.register(REF_HEALTH_TRUST, trusts)
+        engine.register_arrow(REF_HEALTH_TRUST, trusts)
         for kind in KINDS:
-            pk = PRIMARY_KEY[kind]
-            cols = ", ".join(ident(c) for c in pk)
             files = [
                 self.delivery_path(d.delivery_id) / f"{kind}.parquet"
                 for d in others
                 if kind in d.rows
             ]
+            name = warehouse_keys_relation(kind)
             if files:
-                paths = ", ".join(sql_string(str(p)) for p in files)
-                body = f"SELECT {cols} FROM read_parquet([{paths}])"
+                engine.register_parquet(name, files)
             else:
-                types = {c.name: c.type for c in COLUMNS[kind]}
-                body = (
-                    "SELECT "
-                    + ", ".join(f"CAST(NULL AS {duck_type(types[c])}) AS {ident(c)}" for c in pk)
-                    + " WHERE false"
-                )
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {warehouse_keys_relation(kind)} AS {body}")
+                engine.register_empty(name, arrow_schema(kind))
+
+    def _register_known_episodes(self, engine: Engine, landed: Path) -> None:
+        """The episodes an event may point to: live ones of other keys and this delivery's."""
+        own = ""
+        if landed.is_file():
+            engine.register_parquet("_landed_episodes", [landed])
+            own = " UNION ALL SELECT episode_id FROM _landed_episodes"
+        engine.create_table(
+            KNOWN_EPISODES,
+            f"SELECT episode_id FROM {warehouse_keys_relation('episodes')}{own}",
+        )
 
     def _record_changes(
-        self, con: Any, replaced: Delivery, target: Path
+        self, engine: Engine, replaced: Delivery, target: Path
     ) -> dict[str, ChangeCounts]:
-        """Ids added, removed and changed per kind against the replaced delivery."""
+        """Ids added, removed and changed per kind against the replaced delivery: rows of the
+        same key compared column by column (exact; no hash that could collide)."""
         old_dir = self.delivery_path(replaced.delivery_id)
         counts: dict[str, ChangeCounts] = {}
         for kind in KINDS:
@@ -577,45 +599,51 @@ class Warehouse:
             if kind not in replaced.rows and not new.is_file():
                 continue
             pk = PRIMARY_KEY[kind]
+            schema = arrow_schema(kind)
+            for name, path, present in (
+                ("_new", new, new.is_file()),
+                ("_old", old, kind in replaced.rows),
+            ):
+                if present:
+                    engine.register_parquet(name, [path])
+                else:
+                    engine.register_empty(name, schema)
             key = (
-                ident(pk[0])
+                f"CAST({{side}}.{ident(pk[0])} AS VARCHAR)"
                 if len(pk) == 1
-                else "concat_ws('|', " + ", ".join(f"CAST({ident(c)} AS VARCHAR)" for c in pk) + ")"
+                else "concat_ws('|', "
+                + ", ".join(f"CAST({{side}}.{ident(c)} AS VARCHAR)" for c in pk)
+                + ")"
             )
-            content = ", ".join(ident(c.name) for c in COLUMNS[kind])
-
-            def side(path: Path, present: bool, key: str = key, content: str = content) -> str:
-                if not present:
-                    return (
-                        "SELECT CAST(NULL AS VARCHAR) AS k, CAST(NULL AS UBIGINT) AS h WHERE false"
-                    )
-                return (
-                    f"SELECT CAST({key} AS VARCHAR) AS k, hash(struct_pack({content})) AS h "
-                    f"FROM read_parquet({sql_string(str(path))})"
-                )
-
-            diff = (
-                f"SELECT COALESCE(n.k, o.k) AS id, CASE WHEN o.k IS NULL THEN 'added' "
-                f"WHEN n.k IS NULL THEN 'removed' ELSE 'changed' END AS change "
-                f"FROM ({side(new, new.is_file())}) n FULL OUTER JOIN "
-                f"({side(old, kind in replaced.rows)}) o ON n.k = o.k "
-                f"WHERE o.k IS NULL OR n.k IS NULL OR n.h <> o.h"
+            same = " AND ".join(f"n.{ident(c)} = o.{ident(c)}" for c in pk)
+            differs = " OR ".join(
+                f"n.{ident(c.name)} IS DISTINCT FROM o.{ident(c.name)}" for c in COLUMNS[kind]
             )
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _changes AS {diff}")
-            tally = dict(con.sql("SELECT change, COUNT(*) FROM _changes GROUP BY 1").fetchall())
+            first = ident(pk[0])
+            engine.create_table(
+                "_changes",
+                f"SELECT COALESCE({key.format(side='n')}, {key.format(side='o')}) AS id, "
+                f"CASE WHEN o.{first} IS NULL THEN 'added' WHEN n.{first} IS NULL THEN 'removed' "
+                f"ELSE 'changed' END AS change FROM _new n FULL OUTER JOIN _old o ON {same} "
+                f"WHERE o.{first} IS NULL OR n.{first} IS NULL OR {differs}",
+            )
+            tally = {
+                str(r["change"]): int(r["n"])
+                for r in engine.query(
+                    "SELECT change, COUNT(*) AS n FROM _changes GROUP BY change"
+                ).to_pylist()
+            }
             counts[kind] = ChangeCounts(
-                int(tally.get("added", 0)),
-                int(tally.get("removed", 0)),
-                int(tally.get("changed", 0)),
+                tally.get("added", 0), tally.get("removed", 0), tally.get("changed", 0)
             )
             if sum(tally.values()):
-                out = target / CHANGES / f"{kind}.parquet"
-                out.parent.mkdir(exist_ok=True)
-                con.execute(
-                    f"COPY (SELECT id, change FROM _changes ORDER BY change, id) "
-                    f"TO {sql_string(str(out))} (FORMAT parquet)"
+                engine.write_parquet(
+                    "SELECT id, change FROM _changes ORDER BY change, id",
+                    target / CHANGES / f"{kind}.parquet",
+                    schema=_CHANGES_SCHEMA,
                 )
-            con.execute("DROP TABLE _changes")
+            for name in ("_changes", "_new", "_old"):
+                engine.drop(name)
         return counts
 
     def _publish(self, entries: list[Delivery], entry: Delivery, staged: Path) -> None:
@@ -696,6 +724,7 @@ _QUARANTINE_FIELDS: list[pa.Field[Any]] = [
     pa.field("values", pa.string()),
 ]
 _QUARANTINE_SCHEMA = pa.schema(_QUARANTINE_FIELDS)
+_CHANGES_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("change", pa.string())])
 
 
 def _check_as_of(as_of: int | None, count: int) -> int:
@@ -717,13 +746,13 @@ def _live(entries: list[Delivery], as_of: int) -> list[Delivery]:
     ]
 
 
-def _covered_years(con: Any, delivery: DeliveryFolder) -> list[int]:
+def _covered_years(engine: Engine, sources: dict[Kind, Source]) -> list[int]:
     # The default period is the years of admitted_at; without episodes, whatever the files cover.
-    if "episodes" in delivery.files:
-        return delivery_years(con, "episodes", delivery.files["episodes"])
+    if "episodes" in sources:
+        return delivery_years(engine, "episodes", sources["episodes"])
     years: list[int] = []
-    for kind, path in delivery.files.items():
-        years += delivery_years(con, kind, path)
+    for kind, source in sources.items():
+        years += delivery_years(engine, kind, source)
     return years
 
 

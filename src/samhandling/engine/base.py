@@ -31,6 +31,25 @@ class Engine(ABC):
         """Expose an in-memory Arrow table as relation ``name``."""
 
     @abstractmethod
+    def register_numbered_file(
+        self, name: str, path: Path, *, csv_columns: Sequence[str] | None = None
+    ) -> None:
+        """Expose one delivery file as relation ``name``, every row numbered ``_row_no`` (BIGINT,
+        1 = the first data row, in file order) before its own columns.
+
+        ``csv_columns`` given: a CSV in the interchange dialect (UTF-8, comma, double quote
+        doubled to escape, one header row, no comment lines), every column as text, nothing
+        sniffed; else a Parquet file with its own types. A file that is not well-formed raises
+        :class:`~samhandling.errors.QueryError` when it is first read, never loses rows.
+        """
+
+    @abstractmethod
+    def write_parquet(self, sql: str, path: Path, *, schema: pa.Schema | None = None) -> int:
+        """Write the result of ``sql`` to one Parquet file (zstd) without holding it in memory;
+        ``schema``: cast to exactly that schema. Rows come in the query's order. Returns the
+        number of rows written."""
+
+    @abstractmethod
     def query(self, sql: str) -> pa.Table:
         """Run one SELECT (DuckDB dialect) and return its result."""
 

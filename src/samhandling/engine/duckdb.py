@@ -8,10 +8,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from samhandling.engine.base import Engine
 from samhandling.engine.dialect import quote_ident
 from samhandling.errors import QueryError
+
+_BATCH_ROWS = 1_000_000
 
 
 def _sql_string(value: str) -> str:
@@ -82,6 +85,45 @@ class DuckDBEngine(Engine):
             f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
         )
         self._relations.add(name)
+
+    def register_numbered_file(
+        self, name: str, path: Path, *, csv_columns: Sequence[str] | None = None
+    ) -> None:
+        literal = _sql_string(str(path))
+        if csv_columns is not None:
+            # The dialect is fixed by the contract; DuckDB's sniffer is off because on a
+            # malformed file it may pick another line as the header and silently return fewer
+            # rows.
+            columns = ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in csv_columns)
+            reader = (
+                f"read_csv({literal}, auto_detect = false, header = true, delim = ',', "
+                f"quote = '\"', escape = '\"', comment = '', encoding = 'utf-8', "
+                f"columns = {{{columns}}})"
+            )
+        else:
+            reader = f"read_parquet({literal})"
+        # ROW_NUMBER() OVER () streams in input order in DuckDB (a streaming window).
+        self._run(
+            f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
+            f"SELECT CAST(ROW_NUMBER() OVER () AS BIGINT) AS _row_no, * FROM {reader}"
+        )
+        self._relations.add(name)
+
+    def write_parquet(self, sql: str, path: Path, *, schema: pa.Schema | None = None) -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = 0
+        try:
+            relation = self._cursor().sql(sql)
+            if relation is None:
+                raise QueryError(self.name, sql, ValueError("not a query: returns no rows"))
+            reader = relation.to_arrow_reader(_BATCH_ROWS)
+            with pq.ParquetWriter(path, schema or reader.schema, compression="zstd") as writer:
+                for batch in reader:
+                    writer.write_batch(batch if schema is None else batch.cast(schema))
+                    rows += batch.num_rows
+        except duckdb.Error as exc:
+            raise QueryError(self.name, sql, exc) from exc
+        return rows
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         quote_ident(name)

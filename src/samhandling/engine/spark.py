@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from samhandling.engine.base import Engine
 from samhandling.engine.dialect import quote_ident, to_spark
@@ -47,6 +49,8 @@ def _session(
         ("spark.sql.session.timeZone", "UTC"),
         ("spark.sql.ansi.enabled", "true"),
         ("spark.sql.execution.arrow.pyspark.enabled", "true"),
+        # Parquet that pyarrow and DuckDB read as they read their own (not INT96).
+        ("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"),
         *conf,
     ]
     if remote is not None:
@@ -107,6 +111,8 @@ class SparkEngine(Engine):
             session = _session(master, remote, conf, shuffle_partitions, app_name)
         self._spark = session
         self._relations: set[str] = set()
+        # Frames persisted under a relation that is not itself the cached plan (numbered files).
+        self._persisted: dict[str, Any] = {}
 
     @classmethod
     def from_settings(cls, settings: EngineSettings) -> SparkEngine:
@@ -134,6 +140,92 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(quote_ident(name))
         self._relations.add(name)
 
+    def register_numbered_file(
+        self, name: str, path: Path, *, csv_columns: Sequence[str] | None = None
+    ) -> None:
+        from functools import reduce
+
+        from pyspark.sql import functions as F  # noqa: N812 - PySpark's own convention
+        from pyspark.sql import types as T  # noqa: N812
+
+        self.drop(name)
+        reader = self._spark.read
+        if csv_columns is not None:
+            schema = T.StructType([T.StructField(c, T.StringType()) for c in csv_columns])
+            frame = (
+                reader.schema(schema)
+                .option("header", "true")
+                .option("enforceSchema", "true")  # the header row is checked by the caller
+                .option("sep", ",")
+                .option("quote", '"')
+                .option("escape", '"')
+                .option("encoding", "UTF-8")
+                .option("multiLine", "true")  # a quoted value may hold a line break
+                .option("mode", "FAILFAST")  # a malformed row fails the file, never dropped
+                .option("unescapedQuoteHandling", "RAISE_ERROR")
+                .csv(str(path))
+            )
+        else:
+            frame = reader.parquet(str(path))
+        columns = frame.columns
+        # monotonically_increasing_id is the partition index in the upper 31 bits and the row's
+        # position in its partition in the lower 33; partitions of one file follow the file.
+        # Persisted, so that every later read sees the same ids; the row number is then the
+        # rows of earlier partitions plus the position.
+        numbered = frame.select(F.monotonically_increasing_id().alias("_mid"), *columns).persist()
+        try:
+            counts = sorted(
+                (int(r["p"]), int(r["n"]))
+                for r in numbered.groupBy(F.shiftright("_mid", 33).alias("p"))
+                .agg(F.count(F.lit(1)).alias("n"))
+                .collect()
+            )
+        except Exception as exc:
+            numbered.unpersist()
+            raise QueryError(self.name, f"read {path}", exc) from exc
+        base: dict[int, int] = {}
+        total = 0
+        for part, n in counts:
+            base[part] = total
+            total += n
+        position = F.col("_mid").bitwiseAND(F.lit((1 << 33) - 1))
+        offset = reduce(
+            lambda expr, item: expr.when(F.shiftright("_mid", 33) == item[0], F.lit(item[1])),
+            list(base.items())[1:],
+            F.when(F.shiftright("_mid", 33) == (counts[0][0] if counts else 0), F.lit(0)),
+        )
+        row_no = (position + offset + F.lit(1)).cast("bigint").alias("_row_no")
+        numbered.select(row_no, *columns).createOrReplaceTempView(quote_ident(name))
+        self._persisted[name] = numbered
+        self._relations.add(name)
+
+    def write_parquet(self, sql: str, path: Path, *, schema: pa.Schema | None = None) -> int:
+        spark_sql = self._transpile(sql)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Spark writes a folder of part files (in the query's order when it has one); the
+        # driver joins them into one file, batch by batch. The folder sits beside the target,
+        # so that the executors write where the driver reads (a shared path on a cluster).
+        parts = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.parts"
+        rows = 0
+        try:
+            frame = self._spark.sql(spark_sql)
+            frame.write.mode("overwrite").parquet(str(parts))
+            if schema is None:
+                schema = frame.limit(0).toArrow().schema
+            assert schema is not None
+            with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+                for part in sorted(parts.glob("part-*.parquet")):
+                    for batch in pq.ParquetFile(part).iter_batches(batch_size=1_000_000):
+                        writer.write_batch(batch.cast(schema))
+                        rows += batch.num_rows
+        except QueryError:
+            raise
+        except Exception as exc:
+            raise QueryError(self.name, spark_sql, exc) from exc
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
+        return rows
+
     def register_arrow(self, name: str, table: pa.Table) -> None:
         frame = self._spark.createDataFrame(table)
         frame.createOrReplaceTempView(quote_ident(name))
@@ -150,6 +242,9 @@ class SparkEngine(Engine):
         self._relations.add(name)
 
     def drop(self, name: str) -> None:
+        persisted = self._persisted.pop(name, None)
+        if persisted is not None:
+            persisted.unpersist()
         if name not in self._relations:
             return
         if self._spark.catalog.isCached(quote_ident(name)):
@@ -175,7 +270,12 @@ class SparkEngine(Engine):
             raise QueryError(self.name, sql, exc) from exc
 
     def close(self) -> None:
+        for frame in self._persisted.values():
+            frame.unpersist()
+        self._persisted.clear()
         for name in self._relations:
+            if self._spark.catalog.isCached(name):
+                self._spark.catalog.uncacheTable(name)
             self._spark.catalog.dropTempView(name)
         self._relations.clear()
 

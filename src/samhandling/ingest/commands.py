@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from samhandling.cli_options import EngineOpt
 from samhandling.console import console
 from samhandling.errors import SamhandlingError
 from samhandling.ingest.delivery import delivery_folders
@@ -71,13 +72,14 @@ def ingest(
         str | None,
         typer.Option("--as-of", help="Uttrekksdato: senere datoer avvises (standard: i dag)."),
     ] = None,
+    motor: EngineOpt = None,
 ) -> None:
     """Valider og last inn en leveranse i datavarehuset."""
     wh = Warehouse.open(warehouse)
     as_of_date = _parse_date(as_of)
     rejected = 0
     for sub in delivery_folders(folder):
-        report = wh.ingest(sub, as_of=as_of_date, progress=True)
+        report = wh.ingest(sub, as_of=as_of_date, progress=True, engine_name=motor)
         _print_report(report)
         rejected += report.rejected
     if rejected:

@@ -1,10 +1,11 @@
-"""Validation of one interchange file: set-based SQL in DuckDB over the whole file.
+"""Validation of one interchange file: set-based SQL over the whole file, on either engine.
 
-Every value is read as written (CSV columns as VARCHAR) and converted only when it matches the
+Every value is read as written (CSV columns as text) and converted only when it matches the
 strict form of its type, so nothing is rounded or guessed. Each row collects every reason it fails
-(as bits of a mask, decoded for rejected rows into a list of ``{code, column, message}``); rows
-with no reason land typed in the warehouse schema, the others go to a quarantine Parquet file with
-their original values as text.
+as bits of a mask; the masks of rejected rows are decoded in the driver into a list of
+``{code, column, message}``. Rows with no reason land typed in the warehouse schema, the others go
+to a quarantine Parquet file with their original values as text. The SQL is written once (DuckDB's
+dialect) and runs on DuckDB or Spark through :class:`~samhandling.engine.Engine`.
 
 The caller registers the reference relations this module joins against (see
 :data:`REFERENCE_RELATIONS`); the warehouse does that from refdata and its live deliveries.
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from samhandling.contract import (
     COLUMNS,
@@ -30,7 +31,8 @@ from samhandling.contract import (
     Kind,
     arrow_schema,
 )
-from samhandling.errors import SamhandlingError
+from samhandling.engine import Engine
+from samhandling.errors import QueryError, SamhandlingError
 from samhandling.ingest.reasons import REASONS
 
 # Relations the caller must register on the connection before validating.
@@ -62,7 +64,6 @@ _DUCK_TYPES: dict[str, str] = {
     "bool": "BOOLEAN",
 }
 
-_BATCH_ROWS = 1_000_000
 _INTEGER = "[+-]?[0-9]+"
 _DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _TIMESTAMP = _DATE + "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?"
@@ -135,15 +136,32 @@ class _ReasonBits:
     def when(self, condition: str, code: str, column: str) -> str:
         return f"CASE WHEN {condition} THEN {self.bit(code, column)} ELSE 0 END"
 
-    def table(self) -> pa.Table:
-        return pa.table(
-            {
-                "bit": pa.array([1 << i for i in range(len(self.entries))], pa.int64()),
-                "code": [code for code, _ in self.entries],
-                "column": [column for _, column in self.entries],
-                "message": [REASONS[code].message for code, _ in self.entries],
-            }
-        )
+    def decode(self, masks: np.ndarray) -> pa.ListArray[Any]:
+        """Each mask's reasons as ``[{code, column, message}, …]``, in declaration order."""
+        width = len(self.entries)
+        held = ((masks[:, None] >> np.arange(width, dtype=np.int64)) & 1).astype(bool)
+        offsets = np.zeros(len(masks) + 1, dtype=np.int32)
+        np.cumsum(held.sum(axis=1), out=offsets[1:])
+        which = np.nonzero(held)[1]  # row-major: row by row, bit by bit
+        reasons = pa.StructArray.from_arrays(
+            [
+                pa.array([code for code, _ in self.entries], pa.string()),
+                pa.array([column for _, column in self.entries], pa.string()),
+                pa.array([REASONS[code].message for code, _ in self.entries], pa.string()),
+            ],
+            names=["code", "column", "message"],
+        ).take(pa.array(which, pa.int64()))
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), reasons)
+
+    def counts(self, masks: np.ndarray) -> dict[str, int]:
+        """Rows per reason code (a row counted once per code, however many columns)."""
+        out: dict[str, int] = {}
+        for code in sorted({code for code, _ in self.entries}):
+            bits = sum(1 << i for i, (c, _) in enumerate(self.entries) if c == code)
+            n = int(np.count_nonzero(masks & np.int64(bits)))
+            if n:
+                out[code] = n
+        return out
 
 
 def csv_header(path: Path) -> list[str]:
@@ -158,40 +176,73 @@ def csv_header(path: Path) -> list[str]:
     return names
 
 
-def source_sql(path: Path) -> str:
-    """A relation over one delivery file, every row numbered in file order (1 = first data row)."""
-    literal = sql_string(str(path))
-    if path.suffix == ".csv":
-        # The dialect is fixed by the contract; DuckDB's sniffer is off because on a malformed
-        # file it may pick another line as the header and silently return fewer rows.
-        columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in csv_header(path))
-        reader = (
-            f"read_csv({literal}, auto_detect = false, header = true, delim = ',', "
-            f"quote = '\"', escape = '\"', comment = '', encoding = 'utf-8', "
-            f"columns = {{{columns}}})"
-        )
-    else:
-        reader = f"read_parquet({literal})"
-    # ROW_NUMBER() OVER () streams in input order in DuckDB (a streaming window).
-    return f"(SELECT ROW_NUMBER() OVER () AS _row_no, * FROM {reader})"
+@dataclass(frozen=True)
+class Source:
+    """One delivery file registered on an engine: its relation and its columns' SQL types."""
+
+    relation: str
+    path: Path
+    columns: dict[str, str]
 
 
-def file_error(path: Path, exc: duckdb.Error) -> DeliveryFileError:
-    """A user-facing error for a file DuckDB cannot read (its hints about ignoring errors cut)."""
-    detail = str(exc).split("Possible fixes:")[0].strip()
-    what = "CSV (UTF-8, komma, overskriftsrad)" if path.suffix == ".csv" else "Parquet"
-    return DeliveryFileError(
-        f"kan ikke lese {path.name} som {what}; hele leveransen er avvist: {detail}"
+_SQL_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "large_string": "VARCHAR",
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date32[day]": "DATE",
+}
+
+
+def _sql_type(path: Path, name: str, dtype: pa.DataType) -> str:
+    if pa.types.is_decimal(dtype):
+        assert isinstance(dtype, pa.Decimal128Type)
+        return f"DECIMAL({dtype.precision},{dtype.scale})"
+    if pa.types.is_timestamp(dtype):
+        assert isinstance(dtype, pa.TimestampType)
+        return "TIMESTAMP" if dtype.tz is None else "TIMESTAMPTZ"
+    if str(dtype) in _SQL_TYPES:
+        return _SQL_TYPES[str(dtype)]
+    raise DeliveryFileError(
+        f"{path.name}: kolonnen {name!r} har typen {dtype}, som leveranseformatet ikke tar imot "
+        "(tekst, heltall, desimaltall, dato, tidspunkt eller sann/usann); hele leveransen er avvist"
     )
 
 
-def source_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
-    """Column name -> DuckDB type of a delivery file."""
+def open_source(engine: Engine, kind: Kind, path: Path) -> Source:
+    """Register one delivery file (every row numbered ``_row_no`` in file order) on ``engine``."""
+    relation = f"_src_{kind}"
+    header = csv_header(path) if path.suffix == ".csv" else None
     try:
-        described = con.sql(f"DESCRIBE SELECT * FROM {source_sql(path)}").fetchall()
-    except duckdb.Error as exc:
+        engine.register_numbered_file(relation, path, csv_columns=header)
+        schema = engine.query(f"SELECT * FROM {relation} LIMIT 0").schema
+    except QueryError as exc:
+        engine.drop(relation)
         raise file_error(path, exc) from exc
-    return {str(name): str(dtype) for name, dtype, *_ in described if name != "_row_no"}
+    columns = {
+        field.name: _sql_type(path, field.name, field.type)
+        for field in schema
+        if field.name != "_row_no"
+    }
+    return Source(relation, path, columns)
+
+
+def file_error(path: Path, exc: BaseException) -> DeliveryFileError:
+    """A user-facing error for a file an engine cannot read (its hints about ignoring errors
+    cut: a delivery is never read past its errors)."""
+    cause = exc.cause if isinstance(exc, QueryError) else exc
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    for hint in ("Possible fixes:", "To process malformed records"):
+        detail = detail.split(hint)[0].strip()
+    what = "CSV (UTF-8, komma, overskriftsrad)" if path.suffix == ".csv" else "Parquet"
+    return DeliveryFileError(
+        f"kan ikke lese {path.name} som {what}; hele leveransen er avvist: {detail[:500]}"
+    )
 
 
 def _typed_column(col: Column, src_type: str | None) -> tuple[str, str, str]:
@@ -415,128 +466,106 @@ def _cross_checks_sql(kind: Kind, bits: _ReasonBits) -> list[str]:
 
 
 def validate_file(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     kind: Kind,
-    path: Path,
+    source: Source,
     *,
     landed_path: Path,
     quarantine_path: Path,
     checks: Checks,
 ) -> KindResult:
-    """Validate ``path`` (one kind), write landed rows and quarantined rows, return the counts.
+    """Validate ``source`` (one kind), write landed rows and quarantined rows, return the counts.
 
     The quarantine file is written only when some row was rejected.
     """
-    columns = source_columns(con, path)
-    src = source_sql(path)
+    src, columns, path = source.relation, source.columns, source.path
     bits = _ReasonBits()
+    typed_sql = _typed_table_sql(kind, src, columns, checks, bits)
     try:
-        typed_sql = _typed_table_sql(kind, src, columns, checks, bits)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed_sql}")
-        cross = " UNION ALL ".join(
-            f"SELECT _row_no, _bit FROM ({q})" for q in _cross_checks_sql(kind, bits)
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _cross AS SELECT _row_no, "
-            f"CAST(bit_or(_bit) AS BIGINT) AS _mask2 FROM ({cross}) GROUP BY _row_no"
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW _checked AS SELECT t.*, "
-            "t._mask1 | COALESCE(c._mask2, 0) AS _mask "
-            "FROM _typed t LEFT JOIN _cross c ON c._row_no = t._row_no"
-        )
-    except duckdb.Error as exc:
+        engine.create_table("_typed", typed_sql)
+    except QueryError as exc:
         raise file_error(path, exc) from exc
-    con.register("_reason_bits", bits.table())
-    # The rejected rows with their reasons decoded, in the order the checks were declared.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rejected AS SELECT c._row_no, list({'code': r.code, "
-        "'column': r.\"column\", 'message': r.message} ORDER BY r.bit) AS reasons "
-        "FROM (SELECT _row_no, _mask FROM _checked WHERE _mask <> 0) c "
-        "JOIN _reason_bits r ON (c._mask & r.bit) <> 0 GROUP BY c._row_no"
+    cross = " UNION ALL ".join(
+        f"SELECT q._row_no, q._bit FROM ({q}) AS q" for q in _cross_checks_sql(kind, bits)
     )
-
+    engine.create_table(
+        "_cross",
+        "SELECT x._row_no, CAST(bit_or(x._bit) AS BIGINT) AS _mask2 "
+        f"FROM ({cross}) AS x GROUP BY x._row_no",
+    )
+    checked = (
+        "(SELECT t.*, t._mask1 | COALESCE(c._mask2, 0) AS _mask "
+        "FROM _typed t LEFT JOIN _cross c ON c._row_no = t._row_no)"
+    )
     contract_cols = ", ".join(ident(c.name) for c in COLUMNS[kind])
     delivery = sql_string(checks.delivery_id)
-    landed = _write_landed(
-        con,
-        f"SELECT {contract_cols}, {delivery} AS {DELIVERY_COLUMN} FROM _checked WHERE _mask = 0",
+    landed = engine.write_parquet(
+        f"SELECT {contract_cols}, {delivery} AS {DELIVERY_COLUMN} FROM {checked} AS k "
+        "WHERE k._mask = 0",
         landed_path,
-        arrow_schema(kind, with_delivery=True),
+        schema=arrow_schema(kind, with_delivery=True),
     )
-    rows_in = int(con.execute("SELECT COUNT(*) FROM _typed").fetchall()[0][0])
-    rejected = int(con.execute("SELECT COUNT(*) FROM _rejected").fetchall()[0][0])
+    # One pass for the counts: every row by year (× sector for episodes) and whether it landed.
+    sector = "k.sector" if kind == "episodes" else "CAST(NULL AS VARCHAR)"
+    tally = engine.query(
+        f"SELECT k._year AS y, {sector} AS s, k._mask = 0 AS ok, COUNT(*) AS n "
+        f"FROM {checked} AS k GROUP BY k._year, {sector}, k._mask = 0"
+    ).to_pylist()
+    rows_in = sum(int(r["n"]) for r in tally)
+    good = [r for r in tally if r["ok"] and r["y"] is not None]
+    years = sorted({int(r["y"]) for r in good})
+    by_year_sector: list[tuple[int, str, int]] = []
+    if kind == "episodes":
+        by_year_sector = sorted((int(r["y"]), str(r["s"]), int(r["n"])) for r in good)
+
+    masked = engine.query(
+        f"SELECT k._row_no, k._mask FROM {checked} AS k WHERE k._mask <> 0 ORDER BY k._row_no"
+    )
+    masks = masked.column("_mask").to_numpy().astype(np.int64)
     quarantined = 0
-    if rejected:
-        original = ", ".join(
-            f"CAST(s.{ident(name)} AS VARCHAR) AS {ident(name)}"
-            for name in columns
-            if name not in {"row_number", DELIVERY_COLUMN, "reasons"}
+    if len(masks):
+        engine.register_arrow(
+            "_rejected",
+            pa.table(
+                {
+                    "row_number": masked.column("_row_no").cast(pa.int64()),
+                    "reasons": bits.decode(masks),
+                }
+            ),
         )
-        quarantined = _copy(
-            con,
-            f"SELECT c._row_no AS row_number, {delivery} AS {DELIVERY_COLUMN}, c.reasons, "
-            f"{original} FROM _rejected c JOIN {src} s ON s._row_no = c._row_no "
-            "ORDER BY c._row_no",
+        kept = [n for n in columns if n not in {"row_number", DELIVERY_COLUMN, "reasons"}]
+        original = "".join(f", CAST(s.{ident(n)} AS VARCHAR) AS {ident(n)}" for n in kept)
+        fields: list[pa.Field[Any]] = [
+            pa.field("row_number", pa.int64()),
+            pa.field(DELIVERY_COLUMN, pa.string()),
+            pa.field("reasons", reasons_type()),
+        ]
+        schema = pa.schema(fields + [pa.field(n, pa.string()) for n in kept])
+        quarantined = engine.write_parquet(
+            f"SELECT r.row_number, {delivery} AS {DELIVERY_COLUMN}, r.reasons{original} "
+            f"FROM _rejected r JOIN {src} s ON s._row_no = r.row_number ORDER BY r.row_number",
             quarantine_path,
+            schema=schema,
         )
-    if rows_in != landed + quarantined:
+        engine.drop("_rejected")
+    if rows_in != landed + quarantined or quarantined != len(masks):
         # The one invariant of ingest: nothing is dropped silently.
         raise AssertionError(
             f"{kind}: {rows_in} rows in, {landed} landed + {quarantined} quarantined"
         )
-    reasons = {
-        str(code): int(n)
-        for code, n in con.execute(
-            "SELECT r.code, COUNT(*) FROM (SELECT DISTINCT _row_no, UNNEST(reasons).code AS code "
-            "FROM _rejected) r GROUP BY r.code ORDER BY r.code"
-        ).fetchall()
-    }
-    years = [
-        int(y)
-        for (y,) in con.sql(
-            "SELECT DISTINCT _year FROM _checked WHERE _mask = 0 AND _year IS NOT NULL ORDER BY 1"
-        ).fetchall()
-    ]
-    by_year_sector: list[tuple[int, str, int]] = []
-    if kind == "episodes":
-        by_year_sector = [
-            (int(y), str(s), int(n))
-            for y, s, n in con.sql(
-                "SELECT _year, sector, COUNT(*) FROM _checked WHERE _mask = 0 "
-                "GROUP BY ALL ORDER BY 1, 2"
-            ).fetchall()
-        ]
-    con.execute("DROP TABLE _rejected")
-    con.unregister("_reason_bits")
-    con.execute("DROP VIEW _checked")
-    con.execute("DROP TABLE _cross")
-    con.execute("DROP TABLE _typed")
-    return KindResult(kind, rows_in, landed, quarantined, reasons, years, by_year_sector)
+    engine.drop("_cross")
+    engine.drop("_typed")
+    return KindResult(kind, rows_in, landed, quarantined, bits.counts(masks), years, by_year_sector)
 
 
-def _write_landed(con: duckdb.DuckDBPyConnection, sql: str, path: Path, schema: pa.Schema) -> int:
-    """Stream the landed rows into Parquet with exactly the contract's schema."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = 0
-    reader = con.sql(sql).to_arrow_reader(_BATCH_ROWS)
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for batch in reader:
-            # Validation left no null in a required column, so this cast cannot fail on data.
-            writer.write_batch(batch.cast(schema))
-            rows += batch.num_rows
-    return rows
+def reasons_type() -> pa.DataType:
+    """The type of a quarantined row's ``reasons``: a list of ``{code, column, message}``."""
+    return pa.list_(
+        pa.struct([("code", pa.string()), ("column", pa.string()), ("message", pa.string())])
+    )
 
 
-def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result = con.execute(
-        f"COPY ({sql}) TO {sql_string(str(path))} (FORMAT parquet, COMPRESSION zstd)"
-    ).fetchall()
-    return int(result[0][0])
-
-
-def delivery_years(con: duckdb.DuckDBPyConnection, kind: Kind, path: Path) -> list[int]:
+def delivery_years(engine: Engine, kind: Kind, source: Source) -> list[int]:
     """Years a delivery file covers (for the default delivery key), from values that parse."""
     column = {
         "episodes": "admitted_at",
@@ -544,8 +573,7 @@ def delivery_years(con: duckdb.DuckDBPyConnection, kind: Kind, path: Path) -> li
         "municipal_care": "start",
         "population": "year",
     }[kind]
-    columns = source_columns(con, path)
-    if column not in columns:
+    if column not in source.columns:
         return []
     value = f"s.{ident(column)}"
     year = (
@@ -554,10 +582,10 @@ def delivery_years(con: duckdb.DuckDBPyConnection, kind: Kind, path: Path) -> li
         else f"EXTRACT(YEAR FROM TRY_CAST({value} AS TIMESTAMP))"
     )
     try:
-        rows = con.sql(
-            f"SELECT DISTINCT {year} AS y FROM {source_sql(path)} s "
+        rows = engine.query(
+            f"SELECT DISTINCT {year} AS y FROM {source.relation} s "
             f"WHERE {year} IS NOT NULL ORDER BY 1"
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise file_error(path, exc) from exc
-    return [int(y) for (y,) in rows]
+        ).column("y")
+    except QueryError as exc:
+        raise file_error(source.path, exc) from exc
+    return [int(y) for y in rows.to_pylist() if y is not None]
