@@ -11,6 +11,7 @@ Spark test needs it and stopped at the end; ``SAMHANDLING_TEST_SPARK=local`` use
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import psycopg
 import pytest
 from argon2 import PasswordHasher
 
+from parity import PARITY, SparkCallTracer, engine_facing_functions
 from samhandling.engine import DuckDBEngine, Engine, SparkEngine, spark_available
 from samhandling.engine.cluster import StandaloneCluster, free_port, standalone_cluster
 from samhandling.store import Store
@@ -32,6 +34,8 @@ FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 _SPARK: SparkEngine | None = None
+_ENGINE_FACING: dict[str, object] | None = None
+_CALL_PASSED = pytest.StashKey[bool]()
 
 
 def _wanted(name: str) -> bool:
@@ -58,15 +62,17 @@ def spark_cluster() -> Iterator[StandaloneCluster | None]:
                 _SPARK = None
 
 
+def _new_spark_engine(cluster: StandaloneCluster | None) -> SparkEngine:
+    """A Spark engine in a session of its own (on the running context when there is one)."""
+    if cluster is None:
+        return SparkEngine(master="local[1]", shuffle_partitions=1)
+    return SparkEngine(master=cluster.master_url, conf=cluster.driver_conf, shuffle_partitions=1)
+
+
 def _spark_engine(cluster: StandaloneCluster | None) -> SparkEngine:
     global _SPARK  # noqa: PLW0603 - one SparkSession per test run; starting one costs seconds
     if _SPARK is None:
-        if cluster is None:
-            _SPARK = SparkEngine(master="local[1]", shuffle_partitions=1)
-        else:
-            _SPARK = SparkEngine(
-                master=cluster.master_url, conf=cluster.driver_conf, shuffle_partitions=1
-            )
+        _SPARK = _new_spark_engine(cluster)
     return _SPARK
 
 
@@ -86,6 +92,19 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     spark.close()
 
 
+def engine_of(name: str, request: pytest.FixtureRequest) -> Engine:
+    """A new engine of kind ``name`` for a fixture of wider scope than a test: DuckDB, or a
+    Spark session of its own on the shared context (the ``engine`` fixture's teardown does not
+    drop its relations). The caller closes it."""
+    if not _wanted(name):
+        pytest.skip(f"{name} not in SAMHANDLING_TEST_ENGINES")
+    if name == "duckdb":
+        return DuckDBEngine()
+    cluster: StandaloneCluster | None = request.getfixturevalue("spark_cluster")
+    _spark_engine(cluster)  # the shared one first: it owns the context the cluster fixture stops
+    return _new_spark_engine(cluster)
+
+
 @pytest.fixture
 def spark_by_name(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """``"spark"``, with the process's settings pointing where the shared session runs, for
@@ -101,6 +120,47 @@ def spark_by_name(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SAMHANDLING_SPARK_MASTER", master)
     monkeypatch.setenv("SAMHANDLING_SPARK_CONF", ";".join(f"{k}={v}" for k, v in conf))
     yield "spark"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.when == "call":  # type: ignore[attr-defined]
+        item.stash[_CALL_PASSED] = bool(report.passed)  # type: ignore[attr-defined]
+    return report
+
+
+def _runs_on_spark(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("spark") is not None
+
+
+@pytest.fixture(autouse=True)
+def _parity_trace(request: pytest.FixtureRequest) -> Iterator[None]:
+    """While a Spark case runs, record the engine-facing functions it calls with a Spark engine;
+    after it passes, every function the parity registry (tests/parity.py) names for it must be
+    among them. ``$SAMHANDLING_PARITY_RECORD``: append what each case called to that file."""
+    if not _runs_on_spark(request):
+        yield
+        return
+    global _ENGINE_FACING  # noqa: PLW0603 - found once per run (imports every module)
+    if _ENGINE_FACING is None:
+        _ENGINE_FACING = dict(engine_facing_functions())
+    tracer = SparkCallTracer(_ENGINE_FACING)  # type: ignore[arg-type]
+    with tracer.tracing():
+        yield
+    if not request.node.stash.get(_CALL_PASSED, False):
+        return
+    test = request.node.nodeid.split("[")[0]
+    record = os.environ.get("SAMHANDLING_PARITY_RECORD")
+    if record:
+        with Path(record).open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"test": test, "called": sorted(tracer.called)}) + "\n")
+    missing = {name for name, tests in PARITY.items() if test in tests} - tracer.called
+    if missing:
+        pytest.fail(
+            f"tests/parity.py names {test} for {sorted(missing)}, "
+            "but it did not call them with a Spark engine"
+        )
 
 
 @pytest.fixture

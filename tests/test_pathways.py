@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import engine_of
 from samhandling.engine import Engine
 from samhandling.errors import RuleError
 from samhandling.instruments.frames import contract_table
@@ -163,11 +164,15 @@ def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
     return [{k: _naive(v) for k, v in r.items()} for r in engine.query(sql).to_pylist()]
 
 
-@pytest.fixture
-def built(engine: Engine, rules: RuleSet) -> Iterator[Engine]:
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def built(request: pytest.FixtureRequest, rules: RuleSet) -> Iterator[Engine]:
+    """The hand-made patients' pathways, built once per engine for the tests that only read them
+    (on Spark a build costs seconds)."""
+    engine = engine_of(request.param, request)
     load(engine, EPISODES, EVENTS, CARE)
     build_pathways(engine, pathway_definition(rules))
     yield engine
+    engine.close()
 
 
 def timeline(engine: Engine, patient: str) -> list[tuple[str, datetime, datetime | None]]:

@@ -582,7 +582,7 @@ class Warehouse:
         if landed.is_file():
             engine.register_parquet("_landed_episodes", [landed])
             own = " UNION ALL SELECT episode_id FROM _landed_episodes"
-        engine.create_table(
+        engine.create_view(
             KNOWN_EPISODES,
             f"SELECT episode_id FROM {warehouse_keys_relation('episodes')}{own}",
         )

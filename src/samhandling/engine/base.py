@@ -58,6 +58,11 @@ class Engine(ABC):
         """Materialise the result of ``sql`` as relation ``name`` (replacing any earlier one)."""
 
     @abstractmethod
+    def create_view(self, name: str, sql: str) -> None:
+        """Name the query ``sql`` as relation ``name``, evaluated where it is used (nothing is
+        materialised; replaces any earlier relation of that name)."""
+
+    @abstractmethod
     def drop(self, name: str) -> None:
         """Forget relation ``name`` and free what it holds (nothing happens if there is none)."""
 

@@ -138,6 +138,10 @@ class DuckDBEngine(Engine):
         self._run(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {sql}")
         self._relations.add(name)
 
+    def create_view(self, name: str, sql: str) -> None:
+        self._run(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {sql}")
+        self._relations.add(name)
+
     def drop(self, name: str) -> None:
         quote_ident(name)
         with self._lock:

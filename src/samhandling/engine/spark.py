@@ -111,7 +111,8 @@ class SparkEngine(Engine):
             session = _session(master, remote, conf, shuffle_partitions, app_name)
         self._spark = session
         self._relations: set[str] = set()
-        # Frames persisted under a relation that is not itself the cached plan (numbered files).
+        # Frames this engine persisted, by the relation they back (tables, numbered files):
+        # released when the relation is dropped or the engine closed, without waiting.
         self._persisted: dict[str, Any] = {}
 
     @classmethod
@@ -181,7 +182,7 @@ class SparkEngine(Engine):
                 .collect()
             )
         except Exception as exc:
-            numbered.unpersist()
+            numbered.unpersist(blocking=False)
             raise QueryError(self.name, f"read {path}", exc) from exc
         base: dict[int, int] = {}
         total = 0
@@ -238,17 +239,26 @@ class SparkEngine(Engine):
             frame.count()
         except Exception as exc:
             raise QueryError(self.name, spark_sql, exc) from exc
+        self.drop(name)
         frame.createOrReplaceTempView(quote_ident(name))
+        self._persisted[name] = frame
+        self._relations.add(name)
+
+    def create_view(self, name: str, sql: str) -> None:
+        spark_sql = self._transpile(sql)
+        self.drop(name)
+        try:
+            self._spark.sql(spark_sql).createOrReplaceTempView(quote_ident(name))
+        except Exception as exc:
+            raise QueryError(self.name, spark_sql, exc) from exc
         self._relations.add(name)
 
     def drop(self, name: str) -> None:
         persisted = self._persisted.pop(name, None)
         if persisted is not None:
-            persisted.unpersist()
+            persisted.unpersist(blocking=False)
         if name not in self._relations:
             return
-        if self._spark.catalog.isCached(quote_ident(name)):
-            self._spark.catalog.uncacheTable(quote_ident(name))
         self._spark.catalog.dropTempView(quote_ident(name))
         self._relations.discard(name)
 
@@ -271,11 +281,9 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         for frame in self._persisted.values():
-            frame.unpersist()
+            frame.unpersist(blocking=False)
         self._persisted.clear()
         for name in self._relations:
-            if self._spark.catalog.isCached(name):
-                self._spark.catalog.uncacheTable(name)
             self._spark.catalog.dropTempView(name)
         self._relations.clear()
 
