@@ -93,7 +93,7 @@ class SparkCallTracer:
             yield
         finally:
             sys.settrace(before)
-            threading.settrace(None)  # type: ignore[arg-type]
+            threading.settrace(None)
 
 
 PARITY: dict[str, tuple[str, ...]] = {
