@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -92,17 +92,22 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     spark.close()
 
 
-def engine_of(name: str, request: pytest.FixtureRequest) -> Engine:
-    """A new engine of kind ``name`` for a fixture of wider scope than a test: DuckDB, or a
-    Spark session of its own on the shared context (the ``engine`` fixture's teardown does not
-    drop its relations). The caller closes it."""
-    if not _wanted(name):
-        pytest.skip(f"{name} not in SAMHANDLING_TEST_ENGINES")
-    if name == "duckdb":
-        return DuckDBEngine()
-    cluster: StandaloneCluster | None = request.getfixturevalue("spark_cluster")
-    _spark_engine(cluster)  # the shared one first: it owns the context the cluster fixture stops
-    return _new_spark_engine(cluster)
+@pytest.fixture(scope="session")
+def engine_factory(request: pytest.FixtureRequest) -> Callable[[str], Engine]:
+    """Makes a new engine of a kind for a fixture of wider scope than a test: DuckDB, or a Spark
+    session of its own on the shared context (the ``engine`` fixture's teardown does not drop
+    its relations). The caller closes it."""
+
+    def make(name: str) -> Engine:
+        if not _wanted(name):
+            pytest.skip(f"{name} not in SAMHANDLING_TEST_ENGINES")
+        if name == "duckdb":
+            return DuckDBEngine()
+        cluster: StandaloneCluster | None = request.getfixturevalue("spark_cluster")
+        _spark_engine(cluster)  # the shared one first: it owns the context the cluster stops
+        return _new_spark_engine(cluster)
+
+    return make
 
 
 @pytest.fixture

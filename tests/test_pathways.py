@@ -10,7 +10,7 @@ a readmission is an emergency admission 1–30 calendar days after the discharge
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import engine_of
 from samhandling.engine import Engine
 from samhandling.errors import RuleError
 from samhandling.instruments.frames import contract_table
@@ -165,10 +164,12 @@ def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def built(request: pytest.FixtureRequest, rules: RuleSet) -> Iterator[Engine]:
+def built(
+    request: pytest.FixtureRequest, rules: RuleSet, engine_factory: Callable[[str], Engine]
+) -> Iterator[Engine]:
     """The hand-made patients' pathways, built once per engine for the tests that only read them
     (on Spark a build costs seconds)."""
-    engine = engine_of(request.param, request)
+    engine = engine_factory(request.param)
     load(engine, EPISODES, EVENTS, CARE)
     build_pathways(engine, pathway_definition(rules))
     yield engine
