@@ -52,9 +52,9 @@ def _digest_files(folder: Path) -> str:
     parts = []
     with duckdb.connect() as con:
         for path in sorted(folder.rglob("deliveries/*/*.parquet")):
-            n, h = con.sql(
+            n, h = con.execute(
                 f"SELECT COUNT(*), SUM(hash(t)) FROM read_parquet('{path}') t"
-            ).fetchone() or (0, 0)
+            ).fetchall()[0]
             parts.append(f"{path.name}:{n}:{h}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
@@ -101,30 +101,17 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
             )
             out[name] = hashlib.sha256(repr(sorted(cells, key=repr)).encode()).hexdigest()[:16]
     else:
-        from samhandling.indicators.facts import icd10_block_table, register_contact_facts
+        from catalogue_setup import contact_facts_and_specs
         from samhandling.indicators.payments import PAYMENT_FACTS, register_payment_facts
         from samhandling.indicators.readmission import (
             READMISSION_FACTS,
             register_readmission_facts,
         )
-        from samhandling.tables.catalog import (
-            STANDARDISED_TABLE,
-            _data_years,
-            _districts,
-            catalog_specs,
-        )
+        from samhandling.tables.catalog import STANDARDISED_TABLE
         from samhandling.tables.cube import count_cube
         from samhandling.tables.standardised import counting_spec
 
-        blocks = icd10_block_table()
-        register_contact_facts(engine, borders=args.borders, blocks=blocks)
-        specs = catalog_specs(
-            rules,
-            borders=args.borders,
-            years=_data_years(engine),
-            blocks=blocks,
-            districts=_districts(engine),
-        )
+        specs = contact_facts_and_specs(engine, rules, args.borders)
         facts = {s.facts for s in specs}
         if PAYMENT_FACTS in facts:
             register_payment_facts(engine, rules, borders=args.borders)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import DuckDBEngine, Engine
 from samhandling.indicators.facts import icd10_block_table, register_contact_facts
 from samhandling.rules import RuleSet, load_rules
 from samhandling.synth import generate
@@ -40,14 +40,19 @@ def catalogue_specs(
         generate(scratch, parse_years(args.years), args.fraction, args.seed, "parquet")
         engine.register_parquet("episodes", sorted(scratch.rglob("episodes.parquet")))
     rules = load_rules()
-    blocks = icd10_block_table()
-    register_contact_facts(engine, borders=args.borders, blocks=blocks)
+    specs = contact_facts_and_specs(engine, rules, args.borders)
     threshold, _version = disclosure_threshold(rules)
-    specs = catalog_specs(
+    return engine, rules, threshold, specs
+
+
+def contact_facts_and_specs(engine: Engine, rules: RuleSet, borders: int) -> list[CubeSpec]:
+    """Register the contact facts of ``episodes`` on ``engine``; the catalogue's table specs."""
+    blocks = icd10_block_table()
+    register_contact_facts(engine, borders=borders, blocks=blocks)
+    return catalog_specs(
         rules,
-        borders=args.borders,
+        borders=borders,
         years=_data_years(engine),
         blocks=blocks,
         districts=_districts(engine),
     )
-    return engine, rules, threshold, specs

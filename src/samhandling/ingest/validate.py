@@ -236,9 +236,11 @@ def file_error(path: Path, exc: BaseException) -> DeliveryFileError:
     """A user-facing error for a file an engine cannot read (its hints about ignoring errors
     cut: a delivery is never read past its errors)."""
     cause = exc.cause if isinstance(exc, QueryError) else exc
-    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    text = str(cause).split("JVM stacktrace:")[0]  # Spark's Java frames say nothing to a user
     for hint in ("Possible fixes:", "To process malformed records"):
-        detail = detail.split(hint)[0].strip()
+        text = text.split(hint)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = " ".join(lines[:4]) or type(cause).__name__
     what = "CSV (UTF-8, komma, overskriftsrad)" if path.suffix == ".csv" else "Parquet"
     return DeliveryFileError(
         f"kan ikke lese {path.name} som {what}; hele leveransen er avvist: {detail[:500]}"
