@@ -48,7 +48,6 @@ from samhandling.ingest.validate import (
     REF_HEALTH_TRUST,
     REF_ICD10,
     REF_MUNICIPALITY,
-    REFERENCE_RELATIONS,
     Checks,
     KindResult,
     Source,
@@ -293,10 +292,7 @@ class Warehouse:
                 for d in live
                 if kind in d.rows
             ]
-            if files:
-                engine.register_parquet(kind, files)
-            else:
-                engine.register_empty(kind, arrow_schema(kind, with_delivery=True))
+            _register_files(engine, kind, files, arrow_schema(kind, with_delivery=True))
         engine.register_arrow("population", self._population(live))
 
     def _population(self, live: list[Delivery]) -> pa.Table:
@@ -520,12 +516,7 @@ class Warehouse:
                 hook(kind)
             changes = {} if replaced is None else self._record_changes(engine, replaced, target)
         finally:
-            for source in sources.values():
-                engine.drop(source.relation)
-            for name in (*REFERENCE_RELATIONS, *(warehouse_keys_relation(k) for k in KINDS)):
-                engine.drop(name)
-            engine.drop("_landed_episodes")
-            engine.close()
+            engine.close()  # drops every relation it registered (and Spark's cached data)
         reasons: dict[str, int] = {}
         for result in results.values():
             for code, n in result.reasons.items():
@@ -570,11 +561,7 @@ class Warehouse:
                 for d in others
                 if kind in d.rows
             ]
-            name = warehouse_keys_relation(kind)
-            if files:
-                engine.register_parquet(name, files)
-            else:
-                engine.register_empty(name, arrow_schema(kind))
+            _register_files(engine, warehouse_keys_relation(kind), files, arrow_schema(kind))
 
     def _register_known_episodes(self, engine: Engine, landed: Path) -> None:
         """The episodes an event may point to: live ones of other keys and this delivery's."""
@@ -600,14 +587,8 @@ class Warehouse:
                 continue
             pk = PRIMARY_KEY[kind]
             schema = arrow_schema(kind)
-            for name, path, present in (
-                ("_new", new, new.is_file()),
-                ("_old", old, kind in replaced.rows),
-            ):
-                if present:
-                    engine.register_parquet(name, [path])
-                else:
-                    engine.register_empty(name, schema)
+            _register_files(engine, "_new", [new] if new.is_file() else [], schema)
+            _register_files(engine, "_old", [old] if kind in replaced.rows else [], schema)
             key = (
                 f"CAST({{side}}.{ident(pk[0])} AS VARCHAR)"
                 if len(pk) == 1
@@ -725,6 +706,14 @@ _QUARANTINE_FIELDS: list[pa.Field[Any]] = [
 ]
 _QUARANTINE_SCHEMA = pa.schema(_QUARANTINE_FIELDS)
 _CHANGES_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("change", pa.string())])
+
+
+def _register_files(engine: Engine, name: str, files: list[Path], schema: pa.Schema) -> None:
+    """Parquet ``files`` as relation ``name``, or an empty relation of ``schema`` if none."""
+    if files:
+        engine.register_parquet(name, files)
+    else:
+        engine.register_empty(name, schema)
 
 
 def _check_as_of(as_of: int | None, count: int) -> int:
