@@ -1,4 +1,4 @@
-"""Benchmark: the same jobs on DuckDB, Spark in local mode and a standalone Spark cluster.
+"""Benchmark: the same jobs on DuckDB, Spark in local mode, a standalone cluster and Spark Connect.
 
     python bench/bench_engines.py --fraction 0.1 --year 2012          # generates the year first
     python bench/bench_engines.py --delivery /tmp/nat/del/2012 --year 2012
@@ -9,8 +9,11 @@ Parts: ``ingest`` (validate and land the delivery into a warehouse of that engin
 invoices of the year), ``pathways`` (build the pathways and the protected pathway report) and
 ``counting`` (the contact facts and every catalogue table counted, before protection, which runs
 in the driver on every engine alike). Engines: ``duckdb`` (the embedded default), ``local``
-(Spark ``local[2]``) and ``cluster`` (a standalone master and one worker with two cores, started
-here on 127.0.0.1 from the pinned pyspark).
+(Spark ``local[2]``), ``cluster`` (a standalone master and one worker with two cores, started
+here on 127.0.0.1 from the pinned pyspark) and ``connect`` (the jobs as clients of a Spark Connect
+server whose application runs on that cluster; the server is started after the other engines'
+parts, so that its executor does not hold the worker's cores while they run, and its memory is
+counted with the job's).
 
 Each (engine, part) runs in a child process; the parent samples the resident memory of every
 process under it (the child, Spark's JVM, and the cluster's master, worker and executor) every
@@ -39,7 +42,7 @@ import duckdb
 import pyarrow as pa
 
 PARTS = ("ingest", "instruments", "pathways", "counting")
-ENGINES = ("duckdb", "local", "cluster")
+ENGINES = ("duckdb", "local", "cluster", "connect")
 
 
 def _digest_table(table: pa.Table) -> str:
@@ -187,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_child(args), default=str))
         return 0
 
-    from samhandling.engine.cluster import standalone_cluster
+    from samhandling.engine.cluster import connect_server, standalone_cluster
 
-    engines = [e.strip() for e in args.engines.split(",")]
+    # Connect last: its server's application keeps the worker's cores until it stops.
+    engines = sorted((e.strip() for e in args.engines.split(",")), key=lambda e: e == "connect")
     parts = [p.strip() for p in args.parts.split(",")]
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-engines-")))
@@ -202,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             found = sorted(delivery.rglob("episodes.parquet"))
             delivery = found[0].parent
         cluster = None
-        if "cluster" in engines:
+        if "cluster" in engines or "connect" in engines:
             cluster = stack.enter_context(
                 standalone_cluster(workers=1, cores=2, memory=args.spark_memory)
             )
@@ -211,6 +215,20 @@ def main(argv: list[str] | None = None) -> int:
             env = dict(os.environ)
             if engine == "duckdb":
                 env["SAMHANDLING_MOTOR"] = "duckdb"
+            elif engine == "connect":
+                assert cluster is not None
+                server = stack.enter_context(
+                    connect_server(
+                        cluster.master_url,
+                        conf=(
+                            ("spark.executor.memory", args.spark_memory),
+                            ("spark.sql.shuffle.partitions", "8"),
+                        ),
+                    )
+                )
+                env["SAMHANDLING_MOTOR"] = "spark"
+                env["SAMHANDLING_SPARK_REMOTE"] = server.remote
+                env["SAMHANDLING_SPARK_CONF"] = "spark.sql.shuffle.partitions=8"
             else:
                 env["SAMHANDLING_MOTOR"] = "spark"
                 conf = [("spark.sql.shuffle.partitions", "8")]

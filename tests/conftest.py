@@ -6,7 +6,10 @@ are present; otherwise the Spark case is skipped with the reason. ``SAMHANDLING_
 
 Every Spark case runs on a real standalone cluster (a master and one worker started from the
 pinned pyspark on 127.0.0.1, :mod:`samhandling.engine.cluster`), started once when the first
-Spark test needs it and stopped at the end; ``SAMHANDLING_TEST_SPARK=local`` uses local mode.
+Spark test needs it and stopped at the end. ``SAMHANDLING_TEST_SPARK`` chooses otherwise:
+``local`` runs them in local mode, ``connect`` through a Spark Connect server on the cluster
+(every Spark case as a Spark Connect client). ``spark_connect`` gives the Connect cases of
+test_spark_connect.py a server whatever the mode.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -26,12 +30,21 @@ from argon2 import PasswordHasher
 
 from parity import PARITY, SparkCallTracer, engine_facing_functions
 from samhandling.engine import DuckDBEngine, Engine, SparkEngine, spark_available
-from samhandling.engine.cluster import StandaloneCluster, free_port, standalone_cluster
+from samhandling.engine.cluster import (
+    StandaloneCluster,
+    connect_server,
+    free_port,
+    standalone_cluster,
+)
 from samhandling.store import Store
 
 # Cheap argon2id parameters for speed; test_passwords_are_argon2id checks the defaults.
 FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Each application on the test cluster (the test process's session, the Connect server's) takes
+# one of the worker's two cores and 1 GiB, so that both run at once.
+APP_CONF = (("spark.cores.max", "1"), ("spark.executor.memory", "1g"))
+SPARK_MODES = ("cluster", "local", "connect")
 
 _SPARK: SparkEngine | None = None
 _ENGINE_FACING: dict[str, object] | None = None
@@ -43,16 +56,49 @@ def _wanted(name: str) -> bool:
     return name in {w.strip() for w in wanted.split(",")}
 
 
+def _spark_mode() -> str:
+    mode = os.environ.get("SAMHANDLING_TEST_SPARK", "cluster")
+    if mode not in SPARK_MODES:
+        raise pytest.UsageError(f"SAMHANDLING_TEST_SPARK must be one of {SPARK_MODES}, not {mode}")
+    return mode
+
+
+@dataclass(frozen=True)
+class SparkTarget:
+    """Where the Spark cases run: a master (local mode or the cluster) or a Connect server."""
+
+    master: str
+    conf: tuple[tuple[str, str], ...] = ()
+    remote: str | None = None
+
+    def engine(self) -> SparkEngine:
+        """A Spark engine in a session of its own (on the running context, or the server)."""
+        if self.remote is not None:
+            return SparkEngine(remote=self.remote, shuffle_partitions=1)
+        return SparkEngine(master=self.master, conf=self.conf, shuffle_partitions=1)
+
+    def environment(self) -> dict[str, str]:
+        """The settings that make ``make_engine("spark")`` run here (engine/settings.py)."""
+        conf = [("spark.sql.shuffle.partitions", "1"), *self.conf]
+        env = {
+            "SAMHANDLING_SPARK_MASTER": self.master,
+            "SAMHANDLING_SPARK_CONF": ";".join(f"{k}={v}" for k, v in conf),
+        }
+        if self.remote is not None:
+            env["SAMHANDLING_SPARK_REMOTE"] = self.remote
+        return env
+
+
 @pytest.fixture(scope="session")
 def spark_cluster() -> Iterator[StandaloneCluster | None]:
     """The standalone cluster the Spark cases run on (None in local mode), for the test run."""
     reason = spark_available()
     if reason is not None:
         pytest.skip(reason)
-    if os.environ.get("SAMHANDLING_TEST_SPARK", "cluster") == "local":
+    if _spark_mode() == "local":
         yield None
         return
-    with standalone_cluster(workers=1, cores=1, memory="2g") as cluster:
+    with standalone_cluster(workers=1, cores=2, memory="2g") as cluster:
         try:
             yield cluster
         finally:
@@ -62,17 +108,55 @@ def spark_cluster() -> Iterator[StandaloneCluster | None]:
                 _SPARK = None
 
 
-def _new_spark_engine(cluster: StandaloneCluster | None) -> SparkEngine:
-    """A Spark engine in a session of its own (on the running context when there is one)."""
+def _close_connect_clients() -> None:
+    """Close every Spark Connect client of this process (the sessions jobs made through the
+    command line) before their server stops: an open client's exit hook calls the server, and
+    with the server gone its retries hold the process for minutes after the last test."""
+    import gc
+
+    from pyspark.sql.connect.client.core import SparkConnectClient
+
+    for obj in gc.get_objects():
+        if isinstance(obj, SparkConnectClient) and not obj.is_closed:
+            obj.close()
+
+
+@pytest.fixture(scope="session")
+def spark_connect(spark_cluster: StandaloneCluster | None) -> Iterator[SparkTarget]:
+    """A Spark Connect server whose application runs on the test cluster (local mode without
+    one), for the run; the target of Connect clients."""
+    reason = spark_available(remote=True)
+    if reason is not None:
+        pytest.skip(reason)
+    master = "local[1]" if spark_cluster is None else spark_cluster.master_url
+    conf = (("spark.sql.shuffle.partitions", "1"), *(APP_CONF if spark_cluster else ()))
+    with connect_server(master, conf=conf) as server:
+        try:
+            yield SparkTarget(master, remote=server.remote)
+        finally:
+            global _SPARK  # noqa: PLW0603 - a Connect session goes with its server
+            if _SPARK is not None and _SPARK.master.startswith("sc://"):
+                _SPARK.stop()
+                _SPARK = None
+            _close_connect_clients()
+
+
+@pytest.fixture(scope="session")
+def spark_target(request: pytest.FixtureRequest) -> SparkTarget:
+    """Where this run's Spark cases go (``SAMHANDLING_TEST_SPARK``)."""
+    cluster: StandaloneCluster | None = request.getfixturevalue("spark_cluster")
+    if _spark_mode() == "connect":
+        target: SparkTarget = request.getfixturevalue("spark_connect")
+        return target
     if cluster is None:
-        return SparkEngine(master="local[1]", shuffle_partitions=1)
-    return SparkEngine(master=cluster.master_url, conf=cluster.driver_conf, shuffle_partitions=1)
+        return SparkTarget("local[1]")
+    return SparkTarget(cluster.master_url, conf=(*cluster.driver_conf, *APP_CONF))
 
 
-def _spark_engine(cluster: StandaloneCluster | None) -> SparkEngine:
+def _spark_engine(target: SparkTarget) -> SparkEngine:
     global _SPARK  # noqa: PLW0603 - one SparkSession per test run; starting one costs seconds
     if _SPARK is None:
-        _SPARK = _new_spark_engine(cluster)
+        _SPARK = target.engine()
     return _SPARK
 
 
@@ -87,7 +171,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         yield duck
         duck.close()
         return
-    spark = _spark_engine(request.getfixturevalue("spark_cluster"))
+    spark = _spark_engine(request.getfixturevalue("spark_target"))
     yield spark
     spark.close()
 
@@ -103,9 +187,9 @@ def engine_factory(request: pytest.FixtureRequest) -> Callable[[str], Engine]:
             pytest.skip(f"{name} not in SAMHANDLING_TEST_ENGINES")
         if name == "duckdb":
             return DuckDBEngine()
-        cluster: StandaloneCluster | None = request.getfixturevalue("spark_cluster")
-        _spark_engine(cluster)  # the shared one first: it owns the context the cluster stops
-        return _new_spark_engine(cluster)
+        target: SparkTarget = request.getfixturevalue("spark_target")
+        _spark_engine(target)  # the shared one first: it owns the context the cluster stops
+        return target.engine()
 
     return make
 
@@ -116,14 +200,10 @@ def spark_by_name(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     jobs that take the engine by name (``make_engine("spark")`` then joins that session)."""
     if not _wanted("spark"):
         pytest.skip("spark not in SAMHANDLING_TEST_ENGINES")
-    cluster: StandaloneCluster | None = request.getfixturevalue("spark_cluster")
-    _spark_engine(cluster)
-    master = "local[1]" if cluster is None else cluster.master_url
-    conf = [("spark.sql.shuffle.partitions", "1")]
-    if cluster is not None:
-        conf += list(cluster.driver_conf)
-    monkeypatch.setenv("SAMHANDLING_SPARK_MASTER", master)
-    monkeypatch.setenv("SAMHANDLING_SPARK_CONF", ";".join(f"{k}={v}" for k, v in conf))
+    target: SparkTarget = request.getfixturevalue("spark_target")
+    _spark_engine(target)
+    for key, value in target.environment().items():
+        monkeypatch.setenv(key, value)
     yield "spark"
 
 

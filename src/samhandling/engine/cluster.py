@@ -1,9 +1,12 @@
-"""A Spark standalone cluster on this machine: one master and its workers, from the pinned pyspark.
+"""A Spark standalone cluster on this machine: one master and its workers, from the pinned pyspark,
+and a Spark Connect server in front of it.
 
 For trying the cluster path without a cluster, for the tests (which run every Spark case through
-one) and for the bench. The processes are the real ones (``org.apache.spark.deploy.master.Master``
-and ``…worker.Worker``, started with pyspark's ``spark-class``), listening on 127.0.0.1 only; a
-real cluster is started the same way on its machines (docs/architecture.md).
+one, and the Spark Connect cases through a server on it) and for the bench. The processes are the
+real ones (``org.apache.spark.deploy.master.Master`` and ``…worker.Worker``, started with
+pyspark's ``spark-class``; ``…connect.service.SparkConnectServer`` with its ``spark-submit``, as
+``sbin/start-connect-server.sh`` does), listening on 127.0.0.1 only; a real cluster is started
+the same way on its machines (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from pathlib import Path
 
 from samhandling.errors import ConfigError
 
-__all__ = ["StandaloneCluster", "free_port", "spark_home", "standalone_cluster"]
+__all__ = [
+    "ConnectServer",
+    "StandaloneCluster",
+    "connect_server",
+    "free_port",
+    "spark_home",
+    "standalone_cluster",
+]
 
 HOST = "127.0.0.1"
 
@@ -69,14 +79,46 @@ class StandaloneCluster:
 
     def stop(self) -> None:
         """Stop the workers, then the master (terminate, then kill after 10 s)."""
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(self.processes)
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate in reverse order of start, then kill what is still running after 10 s."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in reversed(processes):
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _log_tails(logs: Path) -> str:
+    tails = []
+    for log in sorted(logs.glob("*.log")):
+        tails.append(
+            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        )
+    return "\n".join(tails)
+
+
+def _java() -> None:
+    if shutil.which("java") is None:
+        raise ConfigError(
+            "Spark-klyngen trenger Java 17 eller nyere (Debian: openjdk-17-jre-headless)"
+        )
+
+
+def _spark_env(home: Path, logs: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOCAL_IP": HOST,
+        "SPARK_LOG_DIR": str(logs),
+        "SPARK_WORKER_DIR": str(logs / "work"),
+        "SPARK_NO_DAEMONIZE": "1",
+    }
 
 
 def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -93,14 +135,9 @@ def _wait(cluster: StandaloneCluster, workers: int, timeout: float) -> None:
             break
         time.sleep(0.5)
     cluster.stop()
-    tails = []
-    for log in sorted(cluster.logs.glob("*.log")):
-        tails.append(
-            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        )
     raise ConfigError(
         f"Spark-klyngen kom ikke opp med {workers} arbeider(e) på {timeout:.0f} s:\n"
-        + "\n".join(tails)
+        + _log_tails(cluster.logs)
     )
 
 
@@ -110,21 +147,11 @@ def standalone_cluster(
 ) -> Iterator[StandaloneCluster]:
     """Start a master and ``workers`` workers (``cores`` and ``memory`` each) on 127.0.0.1 on
     free ports; yield when every worker has registered; stop them all afterwards."""
-    if shutil.which("java") is None:
-        raise ConfigError(
-            "Spark-klyngen trenger Java 17 eller nyere (Debian: openjdk-17-jre-headless)"
-        )
+    _java()
     home = spark_home()
     launcher = str(home / "bin" / "spark-class")
     logs = Path(tempfile.mkdtemp(prefix="samhandling-spark-"))
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(home),
-        "SPARK_LOCAL_IP": HOST,
-        "SPARK_LOG_DIR": str(logs),
-        "SPARK_WORKER_DIR": str(logs / "work"),
-        "SPARK_NO_DAEMONIZE": "1",
-    }
+    env = _spark_env(home, logs)
     port, ui = free_port(), free_port()
     master_url = f"spark://{HOST}:{port}"
     master = [launcher, "org.apache.spark.deploy.master.Master"]
@@ -147,5 +174,76 @@ def standalone_cluster(
         yield cluster
     finally:
         cluster.stop()
+        with suppress(OSError):
+            shutil.rmtree(logs)
+
+
+@dataclass
+class ConnectServer:
+    """A running Spark Connect server: the address clients use (``sc://…``), its log."""
+
+    remote: str
+    master: str
+    logs: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop the server (its application on the master ends with it)."""
+        _stop([self.process])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+@contextmanager
+def connect_server(
+    master: str,
+    *,
+    conf: tuple[tuple[str, str], ...] = (),
+    timeout: float = 120.0,
+) -> Iterator[ConnectServer]:
+    """Start a Spark Connect server whose application runs on ``master`` (a standalone
+    cluster's ``spark://…``, or ``local[n]``), on 127.0.0.1 on a free port; yield when it
+    accepts connections; stop it afterwards. ``conf`` adds settings of its application
+    (``spark.cores.max``, ``spark.executor.memory``, …)."""
+    _java()
+    home = spark_home()
+    logs = Path(tempfile.mkdtemp(prefix="samhandling-connect-"))
+    port = free_port()
+    settings = (
+        ("spark.connect.grpc.binding.address", HOST),
+        ("spark.connect.grpc.binding.port", str(port)),
+        ("spark.driver.host", HOST),
+        ("spark.driver.bindAddress", HOST),
+        ("spark.ui.enabled", "false"),
+        *conf,
+    )
+    args = [
+        str(home / "bin" / "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--name",
+        "Spark Connect server",
+        "--master",
+        master,
+    ]
+    for key, value in settings:
+        args += ["--conf", f"{key}={value}"]
+    process = _start(args, logs / "connect.log", _spark_env(home, logs))
+    server = ConnectServer(f"sc://{HOST}:{port}", master, logs, process)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _listening(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ConfigError(
+                    f"Spark Connect-tjeneren kom ikke opp på {timeout:.0f} s:\n" + _log_tails(logs)
+                )
+            time.sleep(0.5)
+        yield server
+    finally:
+        server.stop()
         with suppress(OSError):
             shutil.rmtree(logs)

@@ -54,10 +54,12 @@ def _session(
         *conf,
     ]
     if remote is not None:
+        # A session of its own on the server (create, not getOrCreate: that would hand back
+        # another engine's session, whose relations of the same names would meet this one's).
         builder = SparkSession.builder.remote(remote).appName(app_name)
         for key, value in settings:
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        return builder.create()
     from pyspark import SparkContext
 
     running = SparkContext._active_spark_context
@@ -110,9 +112,15 @@ class SparkEngine(Engine):
         if session is None:
             session = _session(master, remote, conf, shuffle_partitions, app_name)
         self._spark = session
+        self._remote = remote
         self._relations: set[str] = set()
         # Frames this engine persisted, by the relation they back (tables, numbered files):
-        # released when the relation is dropped or the engine closed, without waiting.
+        # released when the relation is dropped or the engine closed, without waiting. Under
+        # Spark Connect a table is not kept here: the client holds a frame's SQL, not its
+        # analysed plan, so unpersisting the frame makes the server analyse that SQL again,
+        # which fails once a relation it names has been dropped (the cube's counting drops its
+        # inputs before its results). Dropping the table's view releases its cache instead
+        # (Spark's dropTempView uncaches the view's own plan).
         self._persisted: dict[str, Any] = {}
 
     @classmethod
@@ -124,11 +132,11 @@ class SparkEngine(Engine):
 
     @property
     def master(self) -> str:
-        """The master this engine's session runs on (``sc://…`` under Spark Connect)."""
-        try:
-            return str(self._spark.sparkContext.master)
-        except Exception:
-            return str(self._spark.conf.get("spark.remote", "sc://"))
+        """The master this engine's session runs on (the server's ``sc://…`` under Spark
+        Connect, whose client has no SparkContext)."""
+        if self._remote is not None:
+            return self._remote
+        return str(self._spark.sparkContext.master)
 
     @property
     def session(self) -> Any:
@@ -228,7 +236,15 @@ class SparkEngine(Engine):
         return rows
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
-        frame = self._spark.createDataFrame(table)
+        if table.num_rows == 0:
+            # A Spark Connect client cannot infer the schema of no rows: give it, as the rows
+            # would have given it (timestamps with the session's zone, as classic Spark does).
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            schema = from_arrow_schema(table.schema, prefer_timestamp_ntz=False)
+            frame = self._spark.createDataFrame(table, schema=schema)
+        else:
+            frame = self._spark.createDataFrame(table)
         frame.createOrReplaceTempView(quote_ident(name))
         self._relations.add(name)
 
@@ -241,7 +257,8 @@ class SparkEngine(Engine):
             raise QueryError(self.name, spark_sql, exc) from exc
         self.drop(name)
         frame.createOrReplaceTempView(quote_ident(name))
-        self._persisted[name] = frame
+        if self._remote is None:
+            self._persisted[name] = frame
         self._relations.add(name)
 
     def create_view(self, name: str, sql: str) -> None:
