@@ -5,10 +5,10 @@ typed :class:`~samhandling.engine.Engine`: it runs SQL that must give the same a
 and on Spark. :data:`PARITY` names, for each, the tests that run it on both engines (tests taking
 the ``engine`` fixture, or ``spark_by_name`` for jobs that take the engine by name).
 
-:data:`PARITY` was first filled by recording what every Spark case called
-(``SAMHANDLING_PARITY_RECORD=calls.jsonl pytest -m spark``); :data:`PENDING` lists the functions
-no Spark case runs yet, with why. Two checks keep it true (``test_parity_registry.py`` and the
-``_parity_trace`` fixture):
+:data:`PARITY` is filled by recording what every Spark case called
+(``SAMHANDLING_PARITY_RECORD=calls.jsonl pytest -m spark``); every engine-facing function has at
+least one test, and there is no list of exceptions. Two checks keep it true
+(``test_parity_registry.py`` and the ``_parity_trace`` fixture):
 a new engine-facing function fails the suite until it is registered here with a test, and
 while a Spark case runs, every function registered for it must actually be called with a
 Spark engine, so the registry cannot claim a test that does not exercise the function.
@@ -97,13 +97,28 @@ class SparkCallTracer:
 
 
 PARITY: dict[str, tuple[str, ...]] = {
+    "samhandling.indicators.acsc.avoidable_admissions": (
+        "tests/test_indicators.py::test_activity_destinations_avoidable_and_selvmating",
+    ),
+    "samhandling.indicators.activity.activity_counts": (
+        "tests/test_indicators.py::test_activity_destinations_avoidable_and_selvmating",
+    ),
     "samhandling.indicators.activity.crude_rates": (
         "tests/test_indicators.py::test_rates_map_the_population_to_the_facts_borders",
+    ),
+    "samhandling.indicators.discharge.discharge_destinations": (
+        "tests/test_indicators.py::test_activity_destinations_avoidable_and_selvmating",
+    ),
+    "samhandling.indicators.discharge.discharge_ready": (
+        "tests/test_indicators.py::test_length_of_stay_and_discharge_ready",
     ),
     "samhandling.indicators.facts.register_contact_facts": (
         "tests/test_indicators.py::test_readmissions_both_definitions",
         "tests/test_indicators.py::test_rates_map_the_population_to_the_facts_borders",
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
+    ),
+    "samhandling.indicators.length_of_stay.average_length_of_stay": (
+        "tests/test_indicators.py::test_length_of_stay_and_discharge_ready",
     ),
     "samhandling.indicators.payments.cofinancing_per_inhabitant": (
         "tests/test_indicator_tables.py::test_money_per_inhabitant_to_the_ore",
@@ -133,6 +148,9 @@ PARITY: dict[str, tuple[str, ...]] = {
     ),
     "samhandling.indicators.readmission.register_readmission_facts": (
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
+    ),
+    "samhandling.indicators.selvmating.selvmating_share": (
+        "tests/test_indicators.py::test_activity_destinations_avoidable_and_selvmating",
     ),
     "samhandling.indicators.standardisation.direct_standardised_rates": (
         "tests/test_indicators.py::test_rates_map_the_population_to_the_facts_borders",
@@ -183,6 +201,9 @@ PARITY: dict[str, tuple[str, ...]] = {
     "samhandling.instruments.cofinancing.cofinancing_akonto": (
         "tests/test_cofinancing.py::test_engine_parity",
     ),
+    "samhandling.instruments.cofinancing.cofinancing_corrections": (
+        "tests/test_cofinancing.py::test_correction_ledger",
+    ),
     "samhandling.instruments.cofinancing.cofinancing_episodes": (
         "tests/test_cofinancing.py::test_engine_parity",
         "tests/test_indicator_tables.py::test_money_per_inhabitant_to_the_ore",
@@ -192,8 +213,17 @@ PARITY: dict[str, tuple[str, ...]] = {
         "tests/test_indicator_tables.py::test_money_per_inhabitant_to_the_ore",
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
     ),
+    "samhandling.instruments.cofinancing.cofinancing_forecast": (
+        "tests/test_cofinancing.py::test_forecast_akonto_december_adjustment_and_settlement",
+    ),
     "samhandling.instruments.cofinancing.cofinancing_settlement": (
         "tests/test_cofinancing.py::test_engine_parity",
+    ),
+    "samhandling.instruments.cofinancing.cofinancing_statement": (
+        "tests/test_cofinancing.py::test_statements_per_period_and_level",
+    ),
+    "samhandling.instruments.cofinancing.national_cofinancing_total": (
+        "tests/test_cofinancing.py::test_statements_per_period_and_level",
     ),
     "samhandling.instruments.discharge_ready.discharge_ready_invoices": (
         "tests/test_messages.py::test_round_trip_xml_events_invoice",
@@ -201,6 +231,9 @@ PARITY: dict[str, tuple[str, ...]] = {
     "samhandling.instruments.discharge_ready.discharge_ready_lines": (
         "tests/test_indicator_tables.py::test_money_per_inhabitant_to_the_ore",
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
+    ),
+    "samhandling.instruments.discharge_ready.discharge_ready_statistics": (
+        "tests/test_discharge_ready.py::test_statistics_per_municipality",
     ),
     "samhandling.instruments.discharge_ready.discharge_ready_stays": (
         "tests/test_discharge_ready.py::test_engine_parity",
@@ -221,12 +254,21 @@ PARITY: dict[str, tuple[str, ...]] = {
         "tests/test_emergency_beds.py::test_bed_count_change_mid_month",
         "tests/test_emergency_beds.py::test_stay_crossing_month_end",
     ),
+    "samhandling.instruments.emergency_beds.occupancy.stays_vs_admissions": (
+        "tests/test_emergency_beds.py::test_kad_stays_versus_emergency_admissions",
+    ),
     "samhandling.instruments.emergency_beds.occupancy.unattributed_stays": (
         "tests/test_emergency_beds.py::test_closed_unit_and_unattributed_nights",
         "tests/test_emergency_beds.py::test_every_night_is_counted_once",
     ),
+    "samhandling.instruments.explain.explain_episode": (
+        "tests/test_explain.py::test_explain_capped_episode_over_new_year",
+    ),
     "samhandling.instruments.scenarios.scenario_costs": (
         "tests/test_scenarios.py::test_engine_parity",
+    ),
+    "samhandling.instruments.scenarios.scenario_variation": (
+        "tests/test_scenarios.py::test_variation_curve_by_size",
     ),
     "samhandling.overview.activity_by_year_sector": (
         "tests/test_overview.py::test_activity_by_year_sector",
@@ -240,13 +282,11 @@ PARITY: dict[str, tuple[str, ...]] = {
         "tests/test_pathways.py::test_readmission_table_is_protected_per_municipality",
     ),
     "samhandling.pathways.timeline.build_pathways": (
-        # (the tests of the `built` fixture build once per module, before any test is traced)
         "tests/test_pathways.py::test_pattern_counts_fold_rare_patterns_and_suppress",
         "tests/test_pathways.py::test_readmission_table_is_protected_per_municipality",
         "tests/test_pathways.py::test_patient_timeline_traces_rows",
     ),
     "samhandling.pathways.timeline.build_timeline": (
-        # (the tests of the `built` fixture build once per module, before any test is traced)
         "tests/test_pathways.py::test_pattern_counts_fold_rare_patterns_and_suppress",
         "tests/test_pathways.py::test_readmission_table_is_protected_per_municipality",
         "tests/test_pathways.py::test_patient_timeline_traces_rows",
@@ -260,9 +300,15 @@ PARITY: dict[str, tuple[str, ...]] = {
     "samhandling.tables.cube.CountedCube.finish": (
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
     ),
+    "samhandling.tables.cube.build_cube": (
+        "tests/test_cube_counting.py::test_build_cube_protects_the_same_on_every_engine",
+    ),
     "samhandling.tables.cube.count_cube": (
         "tests/test_cube_counting.py::test_every_engine_counts_the_same",
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
+    ),
+    "samhandling.tables.cube.count_cube_per_combination": (
+        "tests/test_cube_counting.py::test_the_old_counting_agrees_on_every_engine",
     ),
     "samhandling.tables.cube.counted_cube": (
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
@@ -275,36 +321,10 @@ PARITY: dict[str, tuple[str, ...]] = {
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
         "tests/test_warehouse.py::test_register_gives_typed_relations_on_each_engine",
     ),
-}
-
-
-# Engine-facing functions that no Spark case runs yet, each with why. Registering a function here
-# is a deliberate, reviewed act (a new function fails the suite until it is in one of the two);
-# issue 14 stays open until this is empty.
-PENDING: dict[str, str] = dict.fromkeys(
-    (
-        "samhandling.indicators.acsc.avoidable_admissions",
-        "samhandling.indicators.activity.activity_counts",
-        "samhandling.indicators.discharge.discharge_destinations",
-        "samhandling.indicators.discharge.discharge_ready",
-        "samhandling.indicators.length_of_stay.average_length_of_stay",
-        "samhandling.indicators.selvmating.selvmating_share",
-        "samhandling.instruments.cofinancing.cofinancing_corrections",
-        "samhandling.instruments.cofinancing.cofinancing_forecast",
-        "samhandling.instruments.cofinancing.cofinancing_statement",
-        "samhandling.instruments.cofinancing.national_cofinancing_total",
-        "samhandling.instruments.discharge_ready.discharge_ready_statistics",
-        "samhandling.instruments.emergency_beds.occupancy.stays_vs_admissions",
-        "samhandling.instruments.explain.explain_episode",
-        "samhandling.instruments.scenarios.scenario_variation",
-        "samhandling.tables.cube.build_cube",
-        "samhandling.tables.standardised.build_standardised_cube",
-        "samhandling.web.maps.stay_rates",
-        "samhandling.web.tables.stored_catalog",
+    "samhandling.web.maps.stay_rates": (
+        "tests/test_web_map.py::test_stay_rates_use_one_set_of_borders",
     ),
-    "no Spark case yet (issue 14): its area's parity test runs other functions",
-)
-PENDING["samhandling.tables.cube.count_cube_per_combination"] = (
-    "the old counting kept as the baseline of bench_counting.py and of the counting tests "
-    "(DuckDB); count_cube, which every build uses, runs on Spark"
-)
+    "samhandling.web.tables.stored_catalog": (
+        "tests/test_published_catalog.py::test_the_portal_reads_the_stored_catalogue_on_either_engine",
+    ),
+}

@@ -163,7 +163,7 @@ def test_each_reason_and_amount(duck: DuckDBEngine, rules: RuleSet) -> None:
     assert "isf.unit_price_somatic v1" in got["eligible"]["rule_versions"]
 
 
-def test_statements_per_period_and_level(duck: DuckDBEngine, rules: RuleSet) -> None:
+def test_statements_per_period_and_level(engine: Engine, rules: RuleSet) -> None:
     rows = [
         episode("a"),  # March, Oslo, OUS: 9 242.17
         episode("b", drg_points=Decimal("5.5"), municipality="1902", health_trust=UNN),
@@ -183,8 +183,8 @@ def test_statements_per_period_and_level(duck: DuckDBEngine, rules: RuleSet) -> 
         ),  # September, Tromsø at OUS: 14 979.20
         episode("e", drg_type="K"),  # excluded, counted as an episode
     ]
-    load(duck, rows)
-    month = cofinancing_statement(duck, rules, 2012, period="month", level="municipality")
+    load(engine, rows)
+    month = cofinancing_statement(engine, rules, 2012, period="month", level="municipality")
     assert [(r["period"], r["municipality"], r["amount"]) for r in month.to_pylist()] == [
         ("2012-03", "0301", Decimal("9242.17")),
         ("2012-03", "1902", Decimal("29958.40")),
@@ -193,25 +193,23 @@ def test_statements_per_period_and_level(duck: DuckDBEngine, rules: RuleSet) -> 
     ]
     march_oslo = month.to_pylist()[0]
     assert (march_oslo["episodes"], march_oslo["eligible_episodes"]) == (2, 1)
-    tertial = cofinancing_statement(duck, rules, 2012, period="tertial", level="rhf")
+    tertial = cofinancing_statement(engine, rules, 2012, period="tertial", level="rhf")
     assert [(r["period"], r["rhf"], r["amount"]) for r in tertial.to_pylist()] == [
         ("2012-T1", HN, Decimal("29958.40")),
         ("2012-T1", HSO, Decimal("9242.17")),
         ("2012-T2", HSO, Decimal("3744.80")),
         ("2012-T3", HSO, Decimal("14979.20")),
     ]
-    hf = cofinancing_statement(duck, rules, 2012, period="year", level="health_trust")
+    hf = cofinancing_statement(engine, rules, 2012, period="year", level="health_trust")
     assert {r["health_trust"]: r["amount"] for r in hf.to_pylist()} == {
         OUS: Decimal("27966.17"),  # 9 242.17 + 3 744.80 + 14 979.20
         UNN: Decimal("29958.40"),
     }
-    assert national_cofinancing_total(duck, rules, 2012) == Decimal("57924.57")
-    assert national_cofinancing_total(duck, rules, 2013) == Decimal("0.00")
+    assert national_cofinancing_total(engine, rules, 2012) == Decimal("57924.57")
+    assert national_cofinancing_total(engine, rules, 2013) == Decimal("0.00")
 
 
-def test_forecast_akonto_december_adjustment_and_settlement(
-    duck: DuckDBEngine, rules: RuleSet
-) -> None:
+def test_forecast_akonto_december_adjustment_and_settlement(engine: Engine, rules: RuleSet) -> None:
     rows = [
         # 2011 activity priced with 2012 rules: 0.20 × 1.234 × 37 448 = 9 242.17
         episode("base", admitted_at=datetime(2011, 6, 1), discharged_at=datetime(2011, 6, 3)),
@@ -227,13 +225,13 @@ def test_forecast_akonto_december_adjustment_and_settlement(
         {"year": 2011, "municipality": "0301", "sex": 1, "age": 40, "count": 1000},
         {"year": 2012, "municipality": "0301", "sex": 1, "age": 40, "count": 1010},
     ]
-    load(duck, rows, population)
-    forecast = cofinancing_forecast(duck, rules, 2012).to_pylist()
+    load(engine, rows, population)
+    forecast = cofinancing_forecast(engine, rules, 2012).to_pylist()
     # 9 242.17 × 1 010 / 1 000 = 9 334.5917 -> 9 334.59
     assert [(r["municipality"], r["rhf"], r["forecast"]) for r in forecast] == [
         ("0301", HSO, Decimal("9334.59"))
     ]
-    akonto = cofinancing_akonto(duck, rules, 2012).to_pylist()
+    akonto = cofinancing_akonto(engine, rules, 2012).to_pylist()
     monthly = [r["akonto"] for r in akonto]
     # January–November: 933 459 øre // 12 = 77 788 øre
     assert monthly[:11] == [Decimal("777.88")] * 11
@@ -241,7 +239,7 @@ def test_forecast_akonto_december_adjustment_and_settlement(
     assert akonto[11]["revised_forecast"] == Decimal("13863.26")
     assert monthly[11] == Decimal("5306.58")
     assert akonto[11]["december_adjusted"] is True
-    settlement = cofinancing_settlement(duck, rules, 2012).to_pylist()
+    settlement = cofinancing_settlement(engine, rules, 2012).to_pylist()
     assert len(settlement) == 1
     row = settlement[0]
     assert row["akonto_paid"] == Decimal("13863.26")
@@ -277,16 +275,16 @@ def test_settlement_credit_note_when_paid_more(duck: DuckDBEngine, rules: RuleSe
     assert row["document"] == "faktura"
 
 
-def test_correction_ledger(duck: DuckDBEngine, rules: RuleSet) -> None:
+def test_correction_ledger(engine: Engine, rules: RuleSet) -> None:
     previous = [episode("a"), episode("b", drg_points=Decimal("2.000")), episode("same")]
     current = [
         episode("a", drg_points=Decimal("2.000"), delivery_id="d2"),  # 9 242.17 -> 14 979.20
         episode("c", drg_points=Decimal("0.500"), delivery_id="d2"),  # new: 3 744.80
         episode("same"),
     ]
-    duck.register_arrow("episodes_previous", contract_table("episodes", previous))
-    duck.register_arrow("episodes", contract_table("episodes", current))
-    ledger = cofinancing_corrections(duck, rules, 2012).to_pylist()
+    engine.register_arrow("episodes_previous", contract_table("episodes", previous))
+    engine.register_arrow("episodes", contract_table("episodes", current))
+    ledger = cofinancing_corrections(engine, rules, 2012).to_pylist()
     assert [(r["episode_id"], r["status"], r["old_amount"], r["new_amount"]) for r in ledger] == [
         ("a", "endret", Decimal("9242.17"), Decimal("14979.20")),
         ("b", "fjernet", Decimal("14979.20"), Decimal("0.00")),

@@ -374,7 +374,7 @@ def test_open_stay_billed_up_to_as_of(duck: DuckDBEngine, rules: RuleSet) -> Non
     assert (got["billed_days"], got["billed_amount"]) == (21, Decimal("84000.00"))  # 10–31 March
 
 
-def test_statistics_per_municipality(duck: DuckDBEngine, rules: RuleSet) -> None:
+def test_statistics_per_municipality(engine: Engine, rules: RuleSet) -> None:
     stays = [stay("a"), stay("b"), stay("c", municipality="1902")]
     evs = in_order("a", READY) + in_order("c", READY)  # b: no discharge-ready date at all
     evs += events("b", ("admission_notified", datetime(2012, 3, 1, 9)))
@@ -382,8 +382,8 @@ def test_statistics_per_municipality(duck: DuckDBEngine, rules: RuleSet) -> None
         {"year": 2012, "municipality": "0301", "sex": 1, "age": 80, "count": 2000},
         {"year": 2012, "municipality": "1902", "sex": 2, "age": 80, "count": 500},
     ]
-    load(duck, stays, evs, population)
-    got = discharge_ready_statistics(duck, rules, 2012).to_pylist()
+    load(engine, stays, evs, population)
+    got = discharge_ready_statistics(engine, rules, 2012).to_pylist()
     assert [
         (r["municipality"], r["patients"], r["stays"], r["overligger_days"], r["billed_days"])
         for r in got

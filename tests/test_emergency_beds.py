@@ -18,7 +18,7 @@ days of the beds in force that day. Cases below (data period up to 1 July 2013):
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,7 @@ from samhandling.instruments.emergency_beds import (
     occupancy_by_year,
     occupancy_spread,
     register_unit,
+    stays_vs_admissions,
     unattributed_stays,
     update_unit,
 )
@@ -254,6 +255,91 @@ def signed_on(day: date | None) -> Any:
         return day if day is not None and day <= on else None
 
     return lookup
+
+
+def _hospital_stay(
+    episode_id: str, patient: str, municipality: str, **changes: Any
+) -> dict[str, Any]:
+    return {
+        "episode_id": episode_id,
+        "patient_id": patient,
+        "birth_year": 1940,
+        "sex": 2,
+        "municipality": municipality,
+        "health_trust": NLSH,
+        "provider_type": "public",
+        "sector": "somatic",
+        "care_level": "inpatient",
+        "urgency": "emergency",
+        "admitted_at": datetime(2013, 3, 1, 10),
+        "discharged_at": datetime(2013, 3, 4, 12),
+        "main_diagnosis": "J18",
+        "drg": "89",
+        "drg_type": "M",
+        "drg_points": Decimal("1.234"),
+        **changes,
+    }
+
+
+def test_kad_stays_versus_emergency_admissions(engine: Engine) -> None:
+    """KAD stays and emergency medical hospital stays per 1 000, served or not, by hand.
+
+    2013 KAD stays (CARE): a Bodø, b and c Oslo, d Saltdal, e Bergen (f is not KAD). Hospital:
+    Oslo's one patient twice (emergency, DRG type M), Bodø elective, Saltdal surgical (type K),
+    Tromsø once; only Oslo's two and Tromsø's count. Every unit served its municipalities some
+    day of 2013 (U4 until 14 February); Tromsø (1902) has no unit.
+    """
+    engine.register_arrow("municipal_care", contract_table("municipal_care", CARE))
+    hospital = [
+        _hospital_stay("h1", "q1", "0301"),
+        _hospital_stay(
+            "h2",
+            "q1",
+            "0301",
+            admitted_at=datetime(2013, 5, 1, 8),
+            discharged_at=datetime(2013, 5, 2, 8),
+        ),
+        _hospital_stay("h3", "q2", "1804", urgency="elective"),
+        _hospital_stay("h4", "q3", "1840", drg_type="K"),
+        _hospital_stay("h5", "q4", "1902"),
+    ]
+    engine.register_arrow("episodes", contract_table("episodes", hospital))
+    population = [
+        {"year": 2013, "municipality": code, "sex": 2, "age": 80, "count": count}
+        for code, count in (
+            ("0301", 2000),
+            ("1201", 1000),
+            ("1804", 500),
+            ("1840", 400),
+            ("1841", 100),
+            ("1902", 250),
+        )
+    ]
+    engine.register_arrow("population", contract_table("population", population))
+    table = stays_vs_admissions(engine, UNITS, [2013])
+    got = [
+        (
+            r["municipality"],
+            r["served"],
+            r["population"],
+            r["kad_stays"],
+            r["kad_patients"],
+            r["kad_per_1000"],
+            r["emergency_stays"],
+            r["emergency_patients"],
+            r["emergency_per_1000"],
+        )
+        for r in table.to_pylist()
+    ]
+    assert got == [
+        ("0301", True, 2000, 2, 2, 1.0, 2, 1, 1.0),  # 2 × 1 000 / 2 000
+        ("1201", True, 1000, 1, 1, 1.0, 0, 0, 0.0),
+        ("1804", True, 500, 1, 1, 2.0, 0, 0, 0.0),
+        ("1840", True, 400, 1, 1, 2.5, 0, 0, 0.0),  # a participant of U3
+        ("1841", True, 100, 0, 0, 0.0, 0, 0, 0.0),
+        ("1902", False, 250, 0, 0, 0.0, 1, 1, 4.0),  # 1 × 1 000 / 250
+    ]
+    assert set(table["year"].to_pylist()) == {2013}
 
 
 def test_grant_half_from_directorate_half_from_trust(rules: RuleSet) -> None:

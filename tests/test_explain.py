@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from samhandling.cli import app
 from samhandling.contract import DELIVERY_COLUMN, Kind
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import DuckDBEngine, Engine
 from samhandling.instruments import explain_episode, format_explanation
 from samhandling.instruments.explain import EpisodeNotFoundError
 from samhandling.instruments.frames import contract_table
@@ -74,19 +74,29 @@ EVENTS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def duck() -> Iterator[DuckDBEngine]:
-    engine = DuckDBEngine()
+def _load(engine: Engine) -> Engine:
     engine.register_arrow("episodes", contract_table("episodes", EPISODES))
     engine.register_arrow("events", contract_table("events", EVENTS))
     engine.register_arrow("population", contract_table("population", []))
+    return engine
+
+
+@pytest.fixture
+def loaded(engine: Engine) -> Engine:
+    """Either engine (the ``engine`` fixture closes it) with the two episodes and their events."""
+    return _load(engine)
+
+
+@pytest.fixture
+def duck() -> Iterator[Engine]:
+    engine = _load(DuckDBEngine())
     yield engine
     engine.close()
 
 
-def test_explain_capped_episode_over_new_year(duck: DuckDBEngine) -> None:
+def test_explain_capped_episode_over_new_year(loaded: Engine) -> None:
     rules = load_rules()
-    explanation = explain_episode(duck, rules, "E1")
+    explanation = explain_episode(loaded, rules, "E1")
     # discharged 3 January 2013: 2013 rules; 0.20 × min(5.5; 4) × 38 384 = 30 707.20
     assert explanation.cofinancing["amount"] == Decimal("30707.20")
     text = format_explanation(explanation)
@@ -104,7 +114,7 @@ def test_explain_capped_episode_over_new_year(duck: DuckDBEngine) -> None:
     assert explanation.rule_set == rules.label
 
 
-def test_explain_excluded_episode(duck: DuckDBEngine) -> None:
+def test_explain_excluded_episode(duck: Engine) -> None:
     explanation = explain_episode(duck, load_rules(), "E2")
     assert explanation.cofinancing["reason"] == "surgical_drg"
     assert explanation.discharge_ready_stay is None
@@ -115,7 +125,7 @@ def test_explain_excluded_episode(duck: DuckDBEngine) -> None:
     assert [(u.key, u.value) for u in excluded] == [("K", "surgical_drg")]
 
 
-def test_unknown_episode_is_a_user_error(duck: DuckDBEngine) -> None:
+def test_unknown_episode_is_a_user_error(duck: Engine) -> None:
     with pytest.raises(EpisodeNotFoundError):
         explain_episode(duck, load_rules(), "nope")
 

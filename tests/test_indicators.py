@@ -12,10 +12,12 @@ import pytest
 from samhandling.contract import arrow_schema
 from samhandling.engine import Engine
 from samhandling.indicators import all_definitions, register_contact_facts
-from samhandling.indicators.activity import crude_rates
-from samhandling.indicators.discharge import discharge_ready
+from samhandling.indicators.acsc import avoidable_admissions
+from samhandling.indicators.activity import activity_counts, crude_rates
+from samhandling.indicators.discharge import discharge_destinations, discharge_ready
 from samhandling.indicators.length_of_stay import EMERGENCY_MEDICAL, average_length_of_stay
 from samhandling.indicators.readmission import readmissions
+from samhandling.indicators.selvmating import selvmating_share
 from samhandling.indicators.standardisation import (
     direct_standardised_rates,
     indirect_standardised_ratios,
@@ -125,9 +127,9 @@ def test_episode_merging_detail(duckdb_engine: Engine) -> None:
     assert detail["readmitted"].to_pylist() == [1, 0, 0, 0, 0]
 
 
-def test_length_of_stay_and_discharge_ready(duckdb_engine: Engine) -> None:
-    _prepare(duckdb_engine)
-    los = average_length_of_stay(duckdb_engine, where=EMERGENCY_MEDICAL)
+def test_length_of_stay_and_discharge_ready(engine: Engine) -> None:
+    _prepare(engine)
+    los = average_length_of_stay(engine, where=EMERGENCY_MEDICAL)
     # Emergency stays: S1 4 days, S2 2, S3 2, Q1 2, Q2 3 -> 13 bed days / 5 stays = 2.6.
     assert los.to_pylist() == [
         {
@@ -138,7 +140,7 @@ def test_length_of_stay_and_discharge_ready(duckdb_engine: Engine) -> None:
             "average_length_of_stay": 2.6,
         }
     ]
-    ready = discharge_ready(duckdb_engine)
+    ready = discharge_ready(engine)
     # S3 ready 21 Jan, out 22 Jan: 1 day; Q1 ready 1 Feb, out 3 Feb: 2 days.
     assert ready.to_pylist() == [
         {
@@ -147,6 +149,65 @@ def test_length_of_stay_and_discharge_ready(duckdb_engine: Engine) -> None:
             "discharge_ready_stays": 2,
             "patients": 2,
             "overliggerdogn": 3,
+        }
+    ]
+
+
+def test_activity_destinations_avoidable_and_selvmating(engine: Engine) -> None:
+    rows = _episodes().to_pylist()
+    by_id = {r["episode_id"]: r for r in rows}
+    by_id["S2"]["discharged_to"] = "nursing_home"
+    by_id["S3"]["main_diagnosis"] = "J441"  # KOLS: an ACSC condition of its own
+    by_id["Q1"]["referred_from_outpatient"] = True
+    by_id["Q2"]["main_diagnosis"] = "S720"  # a hip fracture: not ambulatory-care-sensitive
+    by_id["Q2"]["discharged_to"] = "died"
+    outpatient = _stay(
+        "O1", "Q", 1942, dt.datetime(2012, 4, 2, 10), dt.datetime(2012, 4, 2, 11), "elective"
+    )
+    rows.append({**outpatient, "care_level": "outpatient"})
+    engine.register_arrow(
+        "episodes", pa.Table.from_pylist(rows, schema=arrow_schema("episodes", with_delivery=True))
+    )
+    register_contact_facts(engine, borders=2012, blocks=BLOCKS)
+    # Seven contacts; six stays; bed days S1 4 + S2 2 + S3 2 + S4 1 + Q1 2 + Q2 3 = 14.
+    assert activity_counts(engine).to_pylist() == [
+        {
+            "residence": "1401",
+            "year": 2012,
+            "contacts": 7,
+            "stays": 6,
+            "day_treatments": 0,
+            "outpatient": 1,
+            "bed_days": 14,
+            "patients": 2,
+        }
+    ]
+    # Six stays: four home, S2 to a nursing home, Q2 died.
+    assert discharge_destinations(engine).to_pylist() == [
+        {"residence": "1401", "year": 2012, "discharged_to": "died", "stays": 1, "share": 1 / 6},
+        {"residence": "1401", "year": 2012, "discharged_to": "home", "stays": 4, "share": 4 / 6},
+        {
+            "residence": "1401",
+            "year": 2012,
+            "discharged_to": "nursing_home",
+            "stays": 1,
+            "share": 1 / 6,
+        },
+    ]
+    # Emergency somatic stays S1, S2, S3, Q1, Q2: heart failure S1, S2 (P) and Q1 (Q); KOLS S3;
+    # Q2 is no ACSC condition; S4 is elective.
+    assert avoidable_admissions(engine, load_rules()).to_pylist() == [
+        {"residence": "1401", "year": 2012, "condition": "hjertesvikt", "stays": 3, "patients": 2},
+        {"residence": "1401", "year": 2012, "condition": "kols", "stays": 1, "patients": 1},
+    ]
+    # Six somatic stays, one (Q1) admitted from the trust's own outpatient clinic.
+    assert selvmating_share(engine).to_pylist() == [
+        {
+            "health_trust": "983974791",
+            "year": 2012,
+            "stays": 6,
+            "from_own_outpatient": 1,
+            "share": 1 / 6,
         }
     ]
 

@@ -21,6 +21,7 @@ from samhandling.tables.published import (
     published_catalog,
 )
 from samhandling.warehouse import Warehouse
+from samhandling.web.tables import stored_catalog
 from web_helpers import TINY, ingest_tiny
 
 RULES = load_rules()
@@ -99,6 +100,19 @@ def test_a_new_delivery_or_other_rules_need_a_new_catalogue(
     tiny.ingest(corrected, as_of=date(2014, 6, 30))
     assert catalog_folder(tiny, RULES, BORDERS) != before
     assert load_catalog(tiny, RULES, BORDERS) is None
+
+
+def test_the_portal_reads_the_stored_catalogue_on_either_engine(
+    tiny: Warehouse, built: Catalog, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The portal's catalogue job given either engine reads what ``table-build`` stored."""
+    # Stored for the warehouse as it is now (an earlier test ingests a corrected delivery).
+    current = published_catalog(tiny, RULES, BORDERS)
+    monkeypatch.setattr(published, "build_catalog", _no_build)
+    again = stored_catalog(engine, RULES, tiny, BORDERS)
+    assert sorted(again.cubes) == sorted(current.cubes) == sorted(built.cubes)
+    for table_id, cube in current.cubes.items():
+        assert again.cube(table_id).cells.equals(cube.cells), table_id
 
 
 def test_half_written_folders_are_ignored(tmp_path: Path) -> None:

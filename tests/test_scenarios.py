@@ -129,7 +129,7 @@ def test_unknown_scenario_is_a_user_error(duck: DuckDBEngine, rules: RuleSet) ->
     assert "general" in scenario_names(rules, 2012)
 
 
-def test_variation_curve_by_size(rules: RuleSet) -> None:
+def test_variation_curve_by_size(engine: Engine, rules: RuleSet) -> None:
     # Oslo 1 100 inhabitants both years; cost 9 242.17 in 2012, 2013 at 2013 prices for 2 points
     rows = [
         episode("a"),
@@ -144,10 +144,9 @@ def test_variation_curve_by_size(rules: RuleSet) -> None:
         {"year": y, "municipality": "0301", "sex": 1, "age": 50, "count": 1100}
         for y in (2012, 2013)
     ]
-    with DuckDBEngine() as engine:
-        engine.register_arrow("episodes", contract_table("episodes", rows))
-        engine.register_arrow("population", contract_table("population", population))
-        curve = scenario_variation(engine, rules, [2012, 2013], scenarios=["kmf"]).to_pylist()
+    engine.register_arrow("episodes", contract_table("episodes", rows))
+    engine.register_arrow("population", contract_table("population", population))
+    curve = scenario_variation(engine, rules, [2012, 2013], scenarios=["kmf"]).to_pylist()
     # 2013: 0.2 × 2 × 38 384 = 15 353.60; change |15 353.60 − 9 242.17| / 9 242.17 = 66.13 %
     assert [(r["size_class"], r["municipalities"], r["mean_change_pct"]) for r in curve] == [
         ("under 2 000", 1, 66.13)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from samhandling.engine import DuckDBEngine
+from samhandling.engine import Engine
 from samhandling.formatting import number
 from samhandling.refdata import valid_codes
 from samhandling.rules import load_rules
@@ -188,17 +188,16 @@ def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     return ingest_tiny(tmp_path_factory.mktemp("map"))
 
 
-def test_stay_rates_use_one_set_of_borders(tiny_warehouse: Warehouse) -> None:
-    with DuckDBEngine() as engine:
-        tiny_warehouse.register(engine)
-        before = {
-            str(r["municipality"]): int(r["n"])
-            for r in engine.query(
-                "SELECT municipality, SUM(count) AS n FROM population WHERE year = 2013 "
-                "GROUP BY municipality"
-            ).to_pylist()
-        }
-        rates = {str(r["residence"]): r for r in stay_rates(engine, load_rules(), 2013).to_pylist()}
+def test_stay_rates_use_one_set_of_borders(tiny_warehouse: Warehouse, engine: Engine) -> None:
+    tiny_warehouse.register(engine)
+    before = {
+        str(r["municipality"]): int(r["n"])
+        for r in engine.query(
+            "SELECT municipality, SUM(count) AS n FROM population WHERE year = 2013 "
+            "GROUP BY municipality"
+        ).to_pylist()
+    }
+    rates = {str(r["residence"]): r for r in stay_rates(engine, load_rules(), 2013).to_pylist()}
     # 2013 is drawn on the 2020 borders: Asker, Røyken and Hurum count as Asker (3025).
     assert rates["3025"]["population"] == before["0220"] + before["0627"] + before["0628"]
     assert set(rates) <= valid_codes(2020)

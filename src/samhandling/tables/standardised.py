@@ -4,7 +4,8 @@ Standardised rates are not sums, so they cannot be counted by the cube SQL. The 
 two steps that keep disclosure control where it is everywhere else:
 
 1. the stays are counted and protected as an ordinary cube (municipalities and the country ×
-   years, :func:`samhandling.tables.cube.build_cube`), which decides which cells are published;
+   years, with the catalogue's other tables in :func:`samhandling.tables.catalog.build_catalog`),
+   which decides which cells are published;
 2. the rates of each municipality and of the country come from
    :mod:`samhandling.indicators.standardisation` (direct: the standard population of rule
    ``indicators.standard_population``, gamma interval; indirect: country = 100, exact Poisson
@@ -15,7 +16,7 @@ two steps that keep disclosure control where it is everywhere else:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,14 +28,13 @@ from samhandling.indicators.standardisation import (
     indirect_standardised_ratios,
 )
 from samhandling.rules import RuleSet
-from samhandling.tables.cube import NOT_SQL, CubeSpec, Measure, ProtectedCube, build_cube
+from samhandling.tables.cube import NOT_SQL, CubeSpec, Measure, ProtectedCube
 from samhandling.tables.dimensions import COUNTRY, Dimension
 
 __all__ = [
     "RATE_MEASURES",
     "SOMATIC_STAYS",
     "attach_standardised_rates",
-    "build_standardised_cube",
     "counting_spec",
     "standardised_spec",
 ]
@@ -92,7 +92,8 @@ def _years(years: Sequence[int]) -> Dimension:
 
 
 def standardised_spec(region: Dimension, years: Sequence[int]) -> CubeSpec:
-    """The table SD09 (its dimensions and measures; built by :func:`build_standardised_cube`)."""
+    """The table SD09 (its dimensions and measures: the catalogue counts :func:`counting_spec`
+    with the other tables and :func:`attach_standardised_rates` adds the rates)."""
     return CubeSpec(
         id="SD09",
         title="Somatiske døgnopphold per 1 000 innbyggere, rå og standardisert, etter bosted og år",
@@ -111,30 +112,6 @@ def standardised_spec(region: Dimension, years: Sequence[int]) -> CubeSpec:
             "En rate vises bare når antallet døgnopphold i cellen vises.",
         ),
     )
-
-
-def build_standardised_cube(
-    engine: Engine,
-    rules: RuleSet,
-    spec: CubeSpec,
-    *,
-    threshold: int,
-    rule_version: str,
-    borders: int,
-    built: str | None = None,
-    on_step: Callable[[int, int], None] | None = None,
-) -> ProtectedCube:
-    """Count and protect the stays of ``spec``, then attach the standardised rates."""
-    protected = build_cube(
-        engine,
-        counting_spec(spec),
-        threshold=threshold,
-        rule_version=rule_version,
-        borders=borders,
-        built=built,
-        on_step=on_step,
-    )
-    return attach_standardised_rates(engine, rules, spec, protected)
 
 
 def counting_spec(spec: CubeSpec) -> CubeSpec:
