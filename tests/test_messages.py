@@ -33,6 +33,7 @@ from samhandling.cli import app as cli_app
 from samhandling.engine import DuckDBEngine, Engine
 from samhandling.instruments import discharge_ready_invoices
 from samhandling.messages import demo as messages_demo
+from samhandling.messages.addresses import ADDRESS_FILE, book_text
 from samhandling.messages.apprec import ReceiptError, write_apprec
 from samhandling.messages.inbox import Inbox, receive
 from samhandling.messages.outgoing import Stay, stay_messages, stay_reports
@@ -118,7 +119,7 @@ def reading(path: Path) -> dict[str, Any]:
 def test_every_published_example_is_read_as_in_the_golden_file() -> None:
     golden = GOLDEN / "examples.json"
     got = {str(p.relative_to(EXAMPLES)): reading(p) for p in example_files()}
-    assert len(got) == 51
+    assert len(got) == 52
     if UPDATE:
         golden.write_text(json.dumps(got, ensure_ascii=False, indent=1) + "\n", "utf-8")
     assert got == json.loads(golden.read_text("utf-8"))
@@ -163,7 +164,15 @@ def test_every_plo_1x_example_and_dialog_validates_and_the_2_0_drafts_are_refuse
 
 @pytest.fixture
 def example_warehouse(tmp_path: Path) -> Warehouse:
-    # The examples' fictitious patients, each with a stay covering their messages' dates.
+    # The examples' fictitious patients, each with a stay covering their messages' dates; the
+    # inbox serves the examples' receivers (their address book).
+    receivers = [
+        inspect_message(p.read_bytes(), RULES, sha256="").receiver for p in example_files()
+    ]
+    (tmp_path / "lager" / "meldinger").mkdir(parents=True)
+    (tmp_path / "lager" / "meldinger" / ADDRESS_FILE).write_text(
+        book_text(receivers, reference=True), "utf-8"
+    )
     return make_warehouse(
         tmp_path,
         [
@@ -174,7 +183,7 @@ def example_warehouse(tmp_path: Path) -> Warehouse:
             "X3,13116900216,1969,2,1601,883974832,public,somatic,inpatient,emergency,"
             "2012-09-04 14:00,2012-09-07 10:00,A46,277,M,1.000",
             "X4,12057900499,1979,1,5001,883974832,public,somatic,inpatient,emergency,"
-            "2018-01-10 08:00,2018-01-20 12:00,I21,121,M,1.500",
+            "2018-01-10 08:00,2018-01-26 12:00,I21,121,M,1.500",
         ],
     )
 
@@ -194,9 +203,12 @@ def test_every_1_6_example_is_received_with_the_right_time_points(
     assert by_source[
         "pasientlogistikk_1_6_mottak/Pasientlogistikk_Utskrivningsklar_pasient_v1-6_Ny.xml"
     ].event_types == ["discharge_ready_notified", "discharge_ready"]
+    # The examples cancel their admitted-patient notice (Pasientlogistikk_Innlagt_pasient_
+    # Kansellering, same sender, patient and type): no admission_notified for X1. The notice of
+    # admission to X4 is changed twice (Helseopplysninger Endring1, Endring2); the notice's
+    # time stays that of the first message (10.01 10:32:43).
     rows = events_of(example_warehouse)
     assert sorted((r["episode_id"], r["type"], r["at"]) for r in rows) == [
-        ("X1", "admission_notified", datetime(2018, 1, 29, 10, 11, 54)),
         ("X1", "discharge_ready", datetime(2018, 1, 31)),
         ("X1", "discharge_ready_notified", datetime(2018, 1, 31, 10, 20, 11)),
         ("X1", "withdrawn", datetime(2018, 1, 31)),
@@ -259,10 +271,10 @@ VALID = (
         ),
         (
             "unknown_patient",
-            VALID.replace(b"<Id>15076500565</Id>", b"<Id>99999999999</Id>"),
+            VALID.replace(b"<Id>15076500565</Id>", b"<Id>13116800114</Id>"),
             "E35",
             APPREC_11,
-            "99999999999 finnes ikke",
+            "13116800114 finnes ikke",
         ),
         (
             "no_stay",
@@ -304,11 +316,30 @@ def test_a_duplicate_message_id_is_rejected_and_applied_once(
     assert apprec(again.receipts["M000002"]) == (APPREC_11, "2", ["E10"])
     assert len(events_of(example_warehouse)) == 2
     assert len(Inbox(example_warehouse).entries()) == 3
-    # Two copies in one batch: the second is the duplicate.
+    # Two copies in one batch: the second is the duplicate. The message itself has another
+    # MsgId but the same content as a.xml (receiver and copy receiver at one organisation, case
+    # 20 of the acceptance suites): accepted and processed once: still one discharge-ready
+    # notice (a.xml's, the first) and one discharge-ready day (d.xml's, the chain's latest).
     other = VALID.replace(b"79c55ed0-0692", b"79c55ed0-0693")
     both = receive(example_warehouse, [("d.xml", other), ("e.xml", other)])
     assert [r.error_code for r in both.received] == [None, "E10"]
-    assert len(events_of(example_warehouse)) == 4
+    assert "samme innhold som mottak M000001" in both.received[0].reason
+    rows = events_of(example_warehouse)
+    assert sorted((r["event_id"][:17], r["type"]) for r in rows) == [
+        ("plo-79c55ed0-0692", "discharge_ready_notified"),
+        ("plo-79c55ed0-0693", "discharge_ready"),
+    ]
+    # Rejected messages do not count as received: the fixed message with the id of a message
+    # that was rejected (unknown patient) is accepted.
+    bad = VALID.replace(b"79c55ed0-0692", b"79c55ed0-0694").replace(
+        b"<Id>15076500565</Id>", b"<Id>13116800114</Id>"
+    )
+    fixed = VALID.replace(b"79c55ed0-0692", b"79c55ed0-0694").replace(b"2018-01-31", b"2018-02-01")
+    first_bad, then_fixed = (
+        receive(example_warehouse, [(n, m)]) for n, m in (("f", bad), ("g", fixed))
+    )
+    assert first_bad.received[0].error_code == "E35"
+    assert then_fixed.received[0].accepted
 
 
 # ------------------------------------------------------------------------ round trip, writing

@@ -7,6 +7,9 @@ Folder, next to the warehouse's deliveries (``<warehouse>/meldinger/``)::
     receipts/<Mnnnnnn>.xml      the AppRec sent back for received message Mnnnnnn
     batches/<batch>/events.csv  the time points of one batch, a normal interchange delivery
     batches/<batch>/delivery.toml   (sender ``plo-meldinger``, period = the batch id)
+    batches/<batch>-r<hash>/    a batch delivered again without the time points that a later
+                                cancellation or change retracted (same period: it replaces it)
+    adresser.toml               parties the platform receives for besides the reference data
 
 One call of :func:`receive` is one batch (a folder read from the CLI, or one HTTP request). Each
 message is read (:func:`~samhandling.messages.plo.inspect_message`), checked against the ledger
@@ -17,6 +20,14 @@ be known), and turned into ``events`` rows through the rule tables ``messages.ev
 only then is the ledger written. If the process stops between the two, reading the same messages
 again gives the same batch, which the warehouse reports as already loaded, and the ledger is
 completed: nothing is lost and nothing is applied twice.
+
+Changes and cancellations (Forsendelsesstatus ``M`` and ``C``): messages form chains (a change or
+cancellation joins the message its ``ConversationRef`` names, else the latest earlier message of
+the same type, sender and patient; messages with the same content join each other), and only the
+latest message of a chain by GenDate gives time points (:func:`effective_events`). What the
+warehouse holds is therefore a function of the set of messages received, not of their order: a
+batch whose time points a later message retracts is delivered again without them (a corrected
+delivery, with its change record), and a message that arrives after its cancellation gives none.
 """
 
 from __future__ import annotations
@@ -30,13 +41,14 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from samhandling.engine import make_engine
 from samhandling.errors import SamhandlingError
+from samhandling.messages.addresses import AddressBook, load_addresses
 from samhandling.messages.apprec import ReceiptError, apprec_version_for, write_apprec
 from samhandling.messages.plo import Inspection, Party, inspect_message
 from samhandling.rules import RuleSet, load_rules
@@ -48,6 +60,7 @@ __all__ = [
     "Inbox",
     "InboxBusyError",
     "Received",
+    "effective_events",
     "receive",
 ]
 
@@ -98,6 +111,14 @@ class Received:
     batch: str | None
     submitted_by: str | None = None
     submitted_org: str | None = None
+    # Added with changes and cancellations; absent in older ledgers.
+    role: str = ""
+    sender_ident: str = ""
+    ref_to_parent: str = ""
+    ref_to_conversation: str = ""
+    content_key: str = ""
+    # The event ids whose time is the message's own GenDate (the notice itself).
+    notice_ids: list[str] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -113,6 +134,9 @@ class BatchResult:
     receipts: dict[str, bytes] = field(default_factory=dict)
     ingest: IngestReport | None = None
     events: int = 0
+    # Earlier batches delivered again because this batch retracted some of their time points.
+    corrections: list[IngestReport] = field(default_factory=list)
+    retracted: int = 0
 
     @property
     def accepted(self) -> int:
@@ -261,10 +285,13 @@ def _known_patients(warehouse: Warehouse, patients: set[str]) -> set[str]:
 
 
 def _reference_day(info: Inspection) -> date:
-    """The day a message is about: its 'Pasient innlagt' time point, else when it was made."""
+    """The day a message is about: its 'Pasient innlagt' time point, else its first time point
+    (a cancellation sent after discharge still names the day it is about), else its GenDate."""
     admitted = [e.at for e in info.events if e.code_list == "9121" and e.code == "1"]
     if admitted:
         return admitted[0].date()
+    if info.events:
+        return info.events[0].at.date()
     assert info.gen_date is not None
     return info.gen_date.date()
 
@@ -284,26 +311,115 @@ class _Verdict:
     reason: str = ""
     details: list[str] = field(default_factory=list)
     stay: _Stay | None = None
+    patient_id: str = ""
+    role: str = ""
     events: list[dict[str, str]] = field(default_factory=list)
+    notice_ids: list[str] = field(default_factory=list)
 
 
-def _events_for(info: Inspection, rules: RuleSet) -> list[tuple[str, datetime]]:
-    """(event type, at) rows the message gives, through the rule tables."""
+def _events_for(info: Inspection, rules: RuleSet, day: date) -> list[tuple[str, datetime, bool]]:
+    """(event type, at, is the notice itself) rows the message gives, through the rule tables
+    (read on ``day``)."""
     assert info.gen_date is not None
-    day = info.gen_date.date()
     if info.status not in rules["messages.applied_statuses"].keys_on(day):
         return []
     mapping = rules["messages.event_mapping"].keys_on(day)
     points = rules["messages.time_points"].keys_on(day)
-    out: list[tuple[str, datetime]] = []
+    out: list[tuple[str, datetime, bool]] = []
     row = mapping.get(info.msg_type)
     if row is not None and row.value in points:
-        out.append((points[row.value].value, info.gen_date))
+        out.append((points[row.value].value, info.gen_date, True))
     for event in info.events:
         row = mapping.get(f"{info.msg_type}|{event.code_list}:{event.code}")
         if row is not None and row.value in points:
-            out.append((points[row.value].value, event.at))
+            out.append((points[row.value].value, event.at, False))
     return out
+
+
+def _status_rank(status: str, rules: RuleSet, day: date) -> int:
+    if status in rules["messages.cancelling_statuses"].keys_on(day):
+        return 2
+    return 1 if status == "M" else 0
+
+
+def effective_events(
+    entries: list[Received], rules: RuleSet, day: date
+) -> tuple[set[str], dict[str, str]]:
+    """Which time points the accepted messages give together, whatever order they came in.
+
+    Returns the effective event ids and, for every accepted message that another one overrides,
+    the received id of the message that does (its chain's latest). Chains: a message joins the
+    messages with the same content (sent twice), and a change or cancellation
+    (``messages.applied_statuses`` ``M``, ``messages.cancelling_statuses``) joins the message
+    its ``ConversationRef`` names (RefToParent, else RefToConversation) or, without one, the
+    latest message of the same type, sender and patient generated no later than itself. The
+    latest of a chain (GenDate, then cancellation before change before new, then MsgId) gives
+    its time points unless it is a cancellation; a notice time point (the message's own GenDate)
+    comes from the chain's first message.
+    """
+    accepted = [e for e in entries if e.accepted and e.kind == "message" and e.msg_id]
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    cancelling = rules["messages.cancelling_statuses"].keys_on(day)
+    for e in accepted:
+        node = f"id:{e.msg_id}"
+        find(node)
+        if e.content_key:
+            union(node, f"content:{e.content_key}")
+        if e.status != "M" and e.status not in cancelling:
+            continue
+        ref = e.ref_to_parent or e.ref_to_conversation
+        if ref:
+            union(node, f"id:{ref}")
+            continue
+        earlier = [
+            o
+            for o in accepted
+            if o is not e
+            and o.status not in cancelling
+            and o.msg_type == e.msg_type
+            and o.sender_ident == e.sender_ident
+            and o.patient_id == e.patient_id
+            and (o.gen_date or "") <= (e.gen_date or "")
+        ]
+        if earlier:
+            target = max(earlier, key=lambda o: (o.gen_date or "", o.msg_id))
+            union(node, f"id:{target.msg_id}")
+    chains: dict[str, list[Received]] = {}
+    for e in accepted:
+        chains.setdefault(find(f"id:{e.msg_id}"), []).append(e)
+    effective: set[str] = set()
+    overridden: dict[str, str] = {}
+    for members in chains.values():
+        latest = max(
+            members,
+            key=lambda m: (m.gen_date or "", _status_rank(m.status, rules, day), m.msg_id),
+        )
+        if latest.status not in cancelling:
+            effective.update(set(latest.event_ids) - set(latest.notice_ids))
+            # The notice itself (a time point at GenDate: 'municipality notified') happened when
+            # the chain's first message was sent; a change does not move it.
+            noticed = [m for m in members if m.notice_ids and m.status not in cancelling]
+            if noticed:
+                effective.update(
+                    min(noticed, key=lambda m: (m.gen_date or "", m.msg_id)).notice_ids
+                )
+        for m in members:
+            if m is not latest:
+                overridden[m.received_id] = latest.received_id
+    return effective, overridden
 
 
 def receive(
@@ -324,46 +440,54 @@ def receive(
         (inbox.path / "raw").mkdir(parents=True, exist_ok=True)
         (inbox.path / "receipts").mkdir(parents=True, exist_ok=True)
         entries = inbox.entries()
-        accepted_ids = {e.msg_id: e.received_id for e in entries if e.accepted and e.msg_id}
+        book = load_addresses(inbox.path)
         verdicts: list[_Verdict] = []
         for source, raw in items:
             sha = hashlib.sha256(raw).hexdigest()
             raw_file = inbox.path / "raw" / f"{sha}.xml"
             if not raw_file.is_file():
                 _write_bytes(raw_file, raw)
-            verdicts.append(_Verdict(inspect_message(raw, rules, sha256=sha), source))
-        _judge(verdicts, warehouse, rules, accepted_ids, as_of)
-        result = BatchResult()
-        rows = [ev for v in verdicts if v.error is None for ev in v.events]
-        batch: str | None = None
-        if rows:
-            batch, folder = _write_batch(inbox.path, rows)
-            result.ingest = warehouse.ingest(folder, as_of=as_of)
-            result.events = len(rows)
-            if result.ingest.rejected:
-                raise SamhandlingError(
-                    f"{result.ingest.rejected} tidspunkt ble satt i karantene ved innlesing av "
-                    f"{folder} (leveranse {result.ingest.delivery_id}); se "
-                    "`samhandling quarantine`"
-                )
+            verdicts.append(_Verdict(inspect_message(raw, rules, sha256=sha, on=as_of), source))
+        _judge(verdicts, warehouse, rules, entries, book, as_of)
         stamp = now or datetime.now(UTC).replace(tzinfo=None)
-        seq = len(entries)
-        for verdict in verdicts:
-            seq += 1
-            entry, receipt = _record(
+        new = [
+            _record(
                 verdict,
                 rules,
-                seq=seq,
+                seq=len(entries) + n,
                 now=stamp,
-                batch=batch if verdict.events and verdict.error is None else None,
-                delivery_id=(
-                    result.ingest.delivery_id
-                    if result.ingest is not None and verdict.events and verdict.error is None
-                    else None
-                ),
                 submitted_by=submitted_by,
                 submitted_org=submitted_org,
             )
+            for n, verdict in enumerate(verdicts, start=1)
+        ]
+        before, _ = effective_events(entries, rules, as_of)
+        after, overridden = effective_events(entries + [e for e, _r in new], rules, as_of)
+        result = BatchResult()
+        _redeliver(inbox, warehouse, entries, before, after, as_of, result)
+        rows = [
+            ev for v in verdicts if v.error is None for ev in v.events if ev["event_id"] in after
+        ]
+        batch: str | None = None
+        if rows:
+            batch, folder = _write_batch(inbox.path, rows)
+            result.ingest = _ingest(warehouse, folder, as_of)
+            result.events = len(rows)
+        by_id = {e.received_id: e for e in entries} | {e.received_id: e for e, _r in new}
+        overrides: dict[str, list[str]] = {}
+        for loser, winner_id in sorted(overridden.items()):
+            overrides.setdefault(winner_id, []).append(loser)
+        for made, receipt in new:
+            entry = made
+            if batch is not None and any(i in after for i in entry.event_ids):
+                assert result.ingest is not None
+                entry = replace(entry, batch=batch, delivery_id=result.ingest.delivery_id)
+            if entry.received_id in overridden:
+                winner = by_id[overridden[entry.received_id]]
+                entry = replace(entry, reason=_overridden_reason(entry, winner, rules, as_of))
+            elif entry.received_id in overrides:
+                others = [by_id[i] for i in overrides[entry.received_id]]
+                entry = replace(entry, reason=_overriding_reason(entry, others, rules, as_of))
             if receipt is not None:
                 _write_bytes(inbox.path / "receipts" / f"{entry.received_id}.xml", receipt)
                 result.receipts[entry.received_id] = receipt
@@ -374,53 +498,108 @@ def receive(
     return result
 
 
-def _judge(
+def _overridden_reason(entry: Received, winner: Received, rules: RuleSet, day: date) -> str:
+    if winner.status in rules["messages.cancelling_statuses"].keys_on(day):
+        what = f"kansellert av mottak {winner.received_id}"
+    elif winner.content_key and winner.content_key == entry.content_key:
+        what = f"samme innhold som mottak {winner.received_id}, som gjelder"
+    else:
+        what = f"erstattet av mottak {winner.received_id} (MsgId {winner.msg_id})"
+    return f"Godtatt; {what}: gir ingen tidspunkter"
+
+
+def _overriding_reason(entry: Received, others: list[Received], rules: RuleSet, day: date) -> str:
+    names = ", ".join(o.received_id for o in others)
+    if entry.status in rules["messages.cancelling_statuses"].keys_on(day):
+        return f"Godtatt; kansellerer mottak {names}"
+    if entry.content_key and all(o.content_key == entry.content_key for o in others):
+        return f"Godtatt; samme innhold som mottak {names}: behandlet én gang"
+    return f"Godtatt; erstatter mottak {names}"
+
+
+def _ingest(warehouse: Warehouse, folder: Path, as_of: date) -> IngestReport:
+    report = warehouse.ingest(folder, as_of=as_of)
+    if report.rejected:
+        raise SamhandlingError(
+            f"{report.rejected} tidspunkt ble satt i karantene ved innlesing av {folder} "
+            f"(leveranse {report.delivery_id}); se `samhandling quarantine`"
+        )
+    return report
+
+
+def _redeliver(  # noqa: PLR0917
+    inbox: Inbox,
+    warehouse: Warehouse,
+    entries: list[Received],
+    before: set[str],
+    after: set[str],
+    as_of: date,
+    result: BatchResult,
+) -> None:
+    """Deliver again every earlier batch whose effective time points this batch changed."""
+    for batch in sorted({e.batch for e in entries if e.batch}):
+        original = inbox.path / "batches" / batch / "events.csv"
+        with original.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        kept_before = [r for r in rows if r["event_id"] in before]
+        kept_after = [r for r in rows if r["event_id"] in after]
+        if kept_before == kept_after:
+            continue
+        _period, folder = _write_batch(inbox.path, kept_after, period=batch)
+        result.corrections.append(_ingest(warehouse, folder, as_of))
+        result.retracted += len(kept_before) - len(kept_after)
+
+
+def _judge(  # noqa: PLR0917
     verdicts: list[_Verdict],
     warehouse: Warehouse,
     rules: RuleSet,
-    accepted_ids: dict[str, str],
+    entries: list[Received],
+    book: AddressBook,
     as_of: date,
 ) -> None:
-    messages = [v for v in verdicts if v.info.error is None and v.info.kind == "message"]
     for v in verdicts:
         if v.info.error is not None:
             v.error, v.reason, v.details = v.info.error, v.info.reason, v.info.details
-    seen: dict[str, str] = dict(accepted_ids)
+    messages = [v for v in verdicts if v.error is None and v.info.kind == "message"]
     for v in messages:
-        prior = seen.get(v.info.msg_id)
-        if prior is not None:
-            v.error = "E10"
-            v.reason = f"Meldingen med MsgId {v.info.msg_id} er allerede mottatt og behandlet" + (
-                f" (mottak {prior})" if prior.startswith("M") else " (i samme forsendelse)"
-            )
-        else:
-            seen[v.info.msg_id] = "batch"
+        addressed = book.deliver(v.info.receiver, v.info.copy_receivers)
+        if addressed.error is not None:
+            v.error, v.reason = addressed.error, addressed.reason
+        v.role = addressed.role
     pending = [v for v in messages if v.error is None]
-    patients = {v.info.patient_id for v in pending if v.info.patient_id}
-    known = _known_patients(warehouse, patients)
+    given = {p.id for v in pending for p in v.info.patient_ids if p.id}
+    known = _known_patients(warehouse, given)
     stays = _stays(warehouse, known)
     for v in pending:
         info = v.info
-        if not info.patient_id:
-            v.error, v.reason = "E35", "Meldingen mangler pasientens identifikator"
-            continue
-        if info.patient_id not in known:
+        ids = list(dict.fromkeys(p.id for p in info.patient_ids if p.id))
+        found = [i for i in ids if i in known]
+        if not found:
             v.error = "E35"
-            v.reason = f"Pasienten {info.patient_id} finnes ikke i datavarehuset"
+            v.reason = f"Pasienten {' / '.join(ids)} finnes ikke i datavarehuset"
             continue
+        if len(found) > 1:
+            v.error = "E36"
+            v.reason = (
+                f"Pasientens identifikatorer {' og '.join(found)} er ulike pasienter i "
+                "datavarehuset"
+            )
+            continue
+        v.patient_id = found[0]
         day = _reference_day(info)
-        v.stay = _match_stay(stays.get(info.patient_id, []), day)
-        points = _events_for(info, rules)
+        v.stay = _match_stay(stays.get(v.patient_id, []), day)
+        points = _events_for(info, rules, as_of)
         if not points:
             continue
         if v.stay is None:
             v.error = "E35"
             v.reason = (
-                f"Fant ikke noe sykehusopphold (døgn) for pasienten {info.patient_id} "
+                f"Fant ikke noe sykehusopphold (døgn) for pasienten {v.patient_id} "
                 f"som omfatter {day.isoformat()}"
             )
             continue
-        late = [at for _t, at in points if at.date() > as_of]
+        late = [at for _t, at, _n in points if at.date() > as_of]
         if late:
             v.error = "X99"
             v.reason = f"Tidspunktet {late[0].isoformat()} ligger etter {as_of.isoformat()}"
@@ -433,12 +612,30 @@ def _judge(
                 "at": at.isoformat(),
                 "source": "plo",
             }
-            for n, (kind, at) in enumerate(points, start=1)
+            for n, (kind, at, _notice) in enumerate(points, start=1)
         ]
+        v.notice_ids = [f"plo-{info.msg_id}-{n}" for n, p in enumerate(points, start=1) if p[2]]
+    # A message id is a duplicate only of a message that was accepted (earlier, or earlier in
+    # this batch): a rejected message may be sent again with the same id once it is fixed.
+    seen = {e.msg_id: e.received_id for e in entries if e.accepted and e.msg_id}
+    for v in messages:
+        if v.error is not None:
+            continue
+        prior = seen.get(v.info.msg_id)
+        if prior is not None:
+            v.error, v.events, v.notice_ids = "E10", [], []
+            v.reason = f"Meldingen med MsgId {v.info.msg_id} er allerede mottatt og behandlet" + (
+                f" (mottak {prior})" if prior.startswith("M") else " (i samme forsendelse)"
+            )
+        else:
+            seen[v.info.msg_id] = "batch"
     # AppRecs received (answers to messages we sent): recorded, never answered, no time points.
 
 
-def _write_batch(root: Path, rows: list[dict[str, str]]) -> tuple[str, Path]:
+def _write_batch(
+    root: Path, rows: list[dict[str, str]], *, period: str | None = None
+) -> tuple[str, Path]:
+    """Write a batch as a delivery folder; ``period`` given: a new version of that batch."""
     buffer = io.StringIO()
     writer = csv.DictWriter(
         buffer, fieldnames=["event_id", "episode_id", "type", "at", "source"], lineterminator="\n"
@@ -446,8 +643,9 @@ def _write_batch(root: Path, rows: list[dict[str, str]]) -> tuple[str, Path]:
     writer.writeheader()
     writer.writerows(sorted(rows, key=lambda r: r["event_id"]))
     content = buffer.getvalue().encode("utf-8")
-    batch = "B" + hashlib.sha256(content).hexdigest()[:16]
-    folder = root / "batches" / batch
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    batch = period or "B" + digest
+    folder = root / "batches" / (batch if period is None else f"{period}-r{digest[:8]}")
     folder.mkdir(parents=True, exist_ok=True)
     _write_bytes(folder / "events.csv", content)
     _write_bytes(
@@ -478,11 +676,10 @@ def _record(
     *,
     seq: int,
     now: datetime,
-    batch: str | None,
-    delivery_id: str | None,
-    submitted_by: str | None,
-    submitted_org: str | None,
+    submitted_by: str | None = None,
+    submitted_org: str | None = None,
 ) -> tuple[Received, bytes | None]:
+    """The ledger row and the AppRec of one message (batch and delivery are set later)."""
     info = verdict.info
     received_id = f"M{seq:06d}"
     accepted = verdict.error is None
@@ -528,7 +725,7 @@ def _record(
         status=info.status,
         sender=_party_text(info.sender),
         receiver=_party_text(info.receiver),
-        patient_id=info.patient_id,
+        patient_id=verdict.patient_id or info.patient_id,
         episode_id=stay.episode_id if stay else None,
         health_trust=stay.health_trust if stay else None,
         municipality=stay.municipality if stay else None,
@@ -540,10 +737,16 @@ def _record(
         apprec_id=apprec_id,
         event_ids=[e["event_id"] for e in verdict.events] if accepted else [],
         event_types=[e["type"] for e in verdict.events] if accepted else [],
-        delivery_id=delivery_id,
-        batch=batch,
+        delivery_id=None,
+        batch=None,
         submitted_by=submitted_by,
         submitted_org=submitted_org,
+        role=verdict.role,
+        sender_ident=next((i for i in info.sender.idents if i.split(":", 1)[1]), info.sender.name),
+        ref_to_parent=info.ref_to_parent,
+        ref_to_conversation=info.ref_to_conversation,
+        content_key=info.content_key,
+        notice_ids=list(verdict.notice_ids) if accepted else [],
     )
     return entry, receipt
 

@@ -14,6 +14,8 @@ it writes validates against the official schemas (the tests check every variant)
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -71,17 +73,45 @@ _PO_NS: dict[str, str] = {
     "2.0": "http://ehelse.no/xmlstds/po/poKomponent/2017-11-30",
 }
 
-ErrorCode = Literal["T01", "T02", "T10", "E10", "E35", "X99"]
+ErrorCode = Literal["T01", "T02", "T10", "E10", "E20", "E21", "E30", "E31", "E35", "E36", "X99"]
+
+# Patient identifier types (code list 8116) that carry a national identity number with
+# modulus-11 control digits: fødselsnummer, D-nummer, H-nummer.
+_NUMBERED_IDS = frozenset({"FNR", "DNR", "HNR"})
+_PATIENT_ID_LIST = OID + "8116"
 
 
 @dataclass(frozen=True)
 class Party:
-    """Sender or receiver: top organisation, optional unit, and their first identifier."""
+    """Sender or receiver: top organisation, optional unit, and their first identifier.
+
+    ``idents`` are every identifier of the organisation as ``TYPE:ID`` (``HER:56704``,
+    ``ENH:971318864``); ``unit_idents`` those of its unit (sub-organisation) and ``person`` /
+    ``person_idents`` the health professional it is addressed to, when the message names one.
+    """
 
     name: str
     ident: str = ""
     id_type: str = ""
     unit: str = ""
+    idents: tuple[str, ...] = ()
+    unit_idents: tuple[str, ...] = ()
+    person: str = ""
+    person_idents: tuple[str, ...] = ()
+
+    @property
+    def blank(self) -> bool:
+        """No name and no identifier: nobody to answer."""
+        return not self.name and not any(i.split(":", 1)[-1] for i in self.idents)
+
+
+@dataclass(frozen=True)
+class PatientIdent:
+    """One ``Patient/Ident`` of the header: its id, type (code list 8116) and the list's OID."""
+
+    id: str
+    type: str
+    code_list: str
 
 
 @dataclass(frozen=True)
@@ -110,6 +140,13 @@ class Inspection:
     receiver: Party = field(default_factory=lambda: Party(""))
     patient_id: str = ""
     patient_id_type: str = ""
+    patient_ids: list[PatientIdent] = field(default_factory=list)
+    # ConversationRef: the message this one answers, changes or cancels, and its conversation.
+    ref_to_parent: str = ""
+    ref_to_conversation: str = ""
+    copy_receivers: list[Party] = field(default_factory=list)
+    # SHA-256 of the canonical document without MsgId and GenDate: the same message sent twice.
+    content_key: str = ""
     standard: str = ""
     version: str = ""
     namespaces: list[str] = field(default_factory=list)
@@ -152,22 +189,72 @@ def _text(el: Any, name: str) -> str:
     return (c.text or "").strip() if c is not None else ""
 
 
+def _idents(el: Any) -> tuple[str, ...]:
+    """Every ``Ident`` directly under ``el`` as ``TYPE:ID`` (blank ids kept as ``TYPE:``)."""
+    out: list[str] = []
+    for c in el:
+        if _local(c) == "Ident":
+            type_id = _child(c, "TypeId")
+            kind = type_id.get("V", "") if type_id is not None else ""
+            out.append(f"{kind}:{''.join(_text(c, 'Id').split())}")
+    return tuple(out)
+
+
+def _person(el: Any) -> tuple[str, tuple[str, ...]]:
+    hcp = _child(el, "HealthcareProfessional") if el is not None else None
+    if hcp is None:
+        return "", ()
+    name = " ".join(t for t in (_text(hcp, "GivenName"), _text(hcp, "FamilyName")) if t)
+    return name, _idents(hcp)
+
+
 def _party(el: Any) -> Party:
     if el is None:
         return Party("")
     org = _child(el, "Organisation")
     if org is None:
         return Party("")
-    ident = _child(org, "Ident")
+    idents = _idents(org)
+    first = idents[0] if idents else ":"
     sub = _child(org, "Organisation")
+    person, person_idents = _person(sub if sub is not None else org)
     return Party(
         name=_text(org, "OrganisationName"),
-        ident=_text(ident, "Id") if ident is not None else "",
-        id_type=(_child(ident, "TypeId").get("V", "") if ident is not None else "")
-        if ident is not None and _child(ident, "TypeId") is not None
-        else "",
+        ident=first.split(":", 1)[1],
+        id_type=first.split(":", 1)[0],
         unit=_text(sub, "OrganisationName") if sub is not None else "",
+        idents=idents,
+        unit_idents=_idents(sub) if sub is not None else (),
+        person=person,
+        person_idents=person_idents,
     )
+
+
+def valid_identity_number(number: str) -> bool:
+    """Whether an 11-digit fødselsnummer, D-nummer or H-nummer has correct control digits."""
+    if len(number) != 11 or not number.isdigit():
+        return False
+    digits = [int(c) for c in number]
+    for weights, position in (
+        ((3, 7, 6, 1, 8, 9, 4, 5, 2), 9),
+        ((5, 4, 3, 2, 7, 6, 5, 4, 3, 2), 10),
+    ):
+        control = 11 - sum(w * d for w, d in zip(weights, digits, strict=False)) % 11
+        if (0 if control == 11 else control) != digits[position]:
+            return False
+    return True
+
+
+def _content_key(root: Any) -> str:
+    """The document's canonical form (C14N) without MsgId and GenDate, hashed."""
+    doc = copy.deepcopy(root)
+    info = _child(doc, "MsgInfo")
+    if info is not None:
+        for name in ("MsgId", "GenDate"):
+            el = _child(info, name)
+            if el is not None:
+                info.remove(el)
+    return hashlib.sha256(etree.tostring(doc, method="c14n")).hexdigest()
 
 
 def _code_list(oid: str) -> str:
@@ -203,8 +290,15 @@ def _timed_events(payload: Any) -> list[TimedEvent]:
     return events
 
 
-def inspect_message(raw: bytes, rules: RuleSet, *, sha256: str) -> Inspection:
-    """Read ``raw``: what it is, its header and time points, or why it must be rejected."""
+def inspect_message(
+    raw: bytes, rules: RuleSet, *, sha256: str, on: date | None = None
+) -> Inspection:
+    """Read ``raw``: what it is, its header and time points, or why it must be rejected.
+
+    ``on`` is the day the platform receives the message (default today): the message type must
+    be one the platform reads on that day (``messages.message_types``, dated by the standard
+    version that introduced the type), whatever day the sender generated it.
+    """
     info = Inspection(raw_sha256=sha256)
     try:
         tree = parse_xml(raw)
@@ -234,15 +328,32 @@ def inspect_message(raw: bytes, rules: RuleSet, *, sha256: str) -> Inspection:
             info.gen_date = parse_timestamp(_text(msg_info, "GenDate"))
         except ValueError:
             info.gen_date = None
+        ref = _child(msg_info, "ConversationRef")
+        if ref is not None:
+            info.ref_to_parent = _text(ref, "RefToParent")
+            info.ref_to_conversation = _text(ref, "RefToConversation")
         info.sender = _party(_child(msg_info, "Sender"))
         info.receiver = _party(_child(msg_info, "Receiver"))
+        # Other receivers (copy receivers, RoleReceiver COP; a blank role is read the same).
+        info.copy_receivers = [
+            _party(other) for other in msg_info if _local(other) == "OtherReceiver"
+        ]
         patient = _child(msg_info, "Patient")
         if patient is not None:
-            ident = _child(patient, "Ident")
-            if ident is not None:
-                info.patient_id = _text(ident, "Id")
+            for ident in patient:
+                if _local(ident) != "Ident":
+                    continue
                 type_id = _child(ident, "TypeId")
-                info.patient_id_type = type_id.get("V", "") if type_id is not None else ""
+                info.patient_ids.append(
+                    PatientIdent(
+                        _text(ident, "Id"),
+                        type_id.get("V", "") if type_id is not None else "",
+                        type_id.get("S", "") if type_id is not None else "",
+                    )
+                )
+            if info.patient_ids:
+                info.patient_id = info.patient_ids[0].id
+                info.patient_id_type = info.patient_ids[0].type
     payloads = [
         c
         for content in root.iter(f"{{{MSGHEAD_NS}}}Content")
@@ -259,7 +370,7 @@ def inspect_message(raw: bytes, rules: RuleSet, *, sha256: str) -> Inspection:
         info.error = "T10"
         info.reason = "Innholdet har navnerom som ikke støttes: " + ", ".join(unknown)
         return info
-    day = (info.gen_date or datetime.now()).date()
+    day = on or date.today()
     types = rules["messages.message_types"].keys_on(day)
     if info.msg_type not in types:
         info.error = "T10"
@@ -278,6 +389,13 @@ def inspect_message(raw: bytes, rules: RuleSet, *, sha256: str) -> Inspection:
     if not info.msg_id:
         info.error, info.reason = "E10", "Meldingen mangler meldingsidentifikator (MsgId)"
         return info
+    if info.sender.blank:
+        info.error = "X99"
+        info.reason = "Avsenderen mangler navn og identifikator: meldingen kan ikke besvares"
+        return info
+    if _patient_error(info):
+        return info
+    info.content_key = _content_key(root)
     for payload in payloads:
         for el in payload.iter():
             if _local(el) == "Forsendelsesstatus" and not info.status:
@@ -287,6 +405,31 @@ def inspect_message(raw: bytes, rules: RuleSet, *, sha256: str) -> Inspection:
                 info.application = _local(child)
         info.events.extend(_timed_events(payload))
     return info
+
+
+def _patient_error(info: Inspection) -> bool:
+    """Set the receipt error for a header without a usable patient identifier."""
+    given = [p for p in info.patient_ids if p.id]
+    if not given:
+        info.error = "E30"
+        info.reason = "Meldingen mangler pasientens fødselsnummer eller annen identifikator"
+        return True
+    for p in given:
+        if p.code_list and p.code_list != _PATIENT_ID_LIST:
+            info.error = "E31"
+            info.reason = (
+                f"Pasientidentifikatoren {p.id} har typen {p.type} fra kodeverket {p.code_list}, "
+                f"ikke fra kodeverk 8116 ({_PATIENT_ID_LIST})"
+            )
+            return True
+        if p.type in _NUMBERED_IDS and not valid_identity_number(p.id):
+            info.error = "E31"
+            info.reason = (
+                f"Pasientens {p.type} {p.id} er ikke et gyldig nummer "
+                "(11 siffer med kontrollsiffer)"
+            )
+            return True
+    return False
 
 
 def _inspect_apprec(tree: Any, info: Inspection, namespace: str) -> Inspection:
