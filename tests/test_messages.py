@@ -205,14 +205,14 @@ def test_every_1_6_example_is_received_with_the_right_time_points(
     ].event_types == ["discharge_ready_notified", "discharge_ready"]
     # The examples cancel their admitted-patient notice (Pasientlogistikk_Innlagt_pasient_
     # Kansellering, same sender, patient and type): no admission_notified for X1. The notice of
-    # admission to X4 is changed twice (Helseopplysninger Endring1, Endring2); the notice's
-    # time stays that of the first message (10.01 10:32:43).
+    # admission to X4 is changed twice (Helseopplysninger Endring1, Endring2, same
+    # conversation): the latest, Endring2 of 15.01 10:50:12, replaces it.
     rows = events_of(example_warehouse)
     assert sorted((r["episode_id"], r["type"], r["at"]) for r in rows) == [
         ("X1", "discharge_ready", datetime(2018, 1, 31)),
         ("X1", "discharge_ready_notified", datetime(2018, 1, 31, 10, 20, 11)),
         ("X1", "withdrawn", datetime(2018, 1, 31)),
-        ("X4", "admission_notified", datetime(2018, 1, 10, 10, 32, 43)),
+        ("X4", "admission_notified", datetime(2018, 1, 15, 10, 50, 12)),
     ]
     assert {r["source"] for r in rows} == {"plo"}
     # Every message got a receipt: OK, AppRec 1.1 for PLO 1.6.
@@ -318,16 +318,16 @@ def test_a_duplicate_message_id_is_rejected_and_applied_once(
     assert len(Inbox(example_warehouse).entries()) == 3
     # Two copies in one batch: the second is the duplicate. The message itself has another
     # MsgId but the same content as a.xml (receiver and copy receiver at one organisation, case
-    # 20 of the acceptance suites): accepted and processed once: still one discharge-ready
-    # notice (a.xml's, the first) and one discharge-ready day (d.xml's, the chain's latest).
+    # 20 of the acceptance suites): accepted and processed once; the two are one chain whose
+    # latest (same GenDate: the larger MsgId, d.xml) gives the time points.
     other = VALID.replace(b"79c55ed0-0692", b"79c55ed0-0693")
     both = receive(example_warehouse, [("d.xml", other), ("e.xml", other)])
     assert [r.error_code for r in both.received] == [None, "E10"]
     assert "samme innhold som mottak M000001" in both.received[0].reason
     rows = events_of(example_warehouse)
     assert sorted((r["event_id"][:17], r["type"]) for r in rows) == [
-        ("plo-79c55ed0-0692", "discharge_ready_notified"),
         ("plo-79c55ed0-0693", "discharge_ready"),
+        ("plo-79c55ed0-0693", "discharge_ready_notified"),
     ]
     # Rejected messages do not count as received: the fixed message with the id of a message
     # that was rejected (unknown patient) is accepted.

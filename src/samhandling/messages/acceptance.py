@@ -28,7 +28,7 @@ from samhandling.messages.plo import Party, inspect_message
 from samhandling.rules import RuleSet, load_rules
 from samhandling.warehouse import Warehouse
 
-__all__ = ["EXPECTED", "CaseResult", "Expectation", "case_id", "run_suites"]
+__all__ = ["EXPECTED", "CaseResult", "Expectation", "case_id", "report_markdown", "run_suites"]
 
 # The day the suites are received: after every date in them (the documents' last revision is
 # 22.06.2010); a message type is checked on this day, not on the cases' GenDate (2006–2009).
@@ -246,15 +246,56 @@ def _warehouse(base: Path, patients: list[str]) -> Path:
     return wh.path
 
 
-def run_suites(folder: Path, *, progress: Callable[[str], None] | None = None) -> list[CaseResult]:
-    """Receive every case of every receive suite under ``folder``; one result per case."""
+def run_suites(
+    folder: Path, *, progress: Callable[[str, int], None] | None = None
+) -> list[CaseResult]:
+    """Receive every case of every receive suite under ``folder``; one result per case.
+
+    ``progress(case, total)`` is called before each case is received.
+    """
     rules = load_rules()
     results: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="plo-akseptanse-") as tmp:
         work = Path(tmp)
-        for suite, files in _suites(folder, work).items():
-            results.extend(_run_suite(suite, files, rules, work / "runs" / suite, progress))
+        suites = _suites(folder, work)
+        total = sum(len(files) for files in suites.values())
+
+        def tick(name: str) -> None:
+            if progress is not None:
+                progress(name, total)
+
+        for suite, files in suites.items():
+            results.extend(_run_suite(suite, files, rules, work / "runs" / suite, tick))
     return results
+
+
+def report_markdown(results: list[CaseResult]) -> str:
+    """The run as Markdown: the result per suite, then every case."""
+    suites = sorted({r.suite for r in results})
+    lines = [
+        "| suite | cases | passed |",
+        "| --- | --- | --- |",
+        *(
+            f"| {s} | {sum(r.suite == s for r in results)} | "
+            f"{sum(r.suite == s and r.passed for r in results)} |"
+            for s in suites
+        ),
+        f"| **all** | **{len(results)}** | **{sum(r.passed for r in results)}** |",
+        "",
+        "| suite | case | criterion | expected | answer | passed | note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        expected = "OK" if r.expected.accepted else "rejected " + "/".join(r.expected.codes)
+        if r.accepted:
+            answer = "OK" + (" (kopimottaker)" if r.role == "kopimottaker" else "")
+        else:
+            answer = f"rejected {r.code}"
+        lines.append(
+            f"| {r.suite} | {r.case} | {r.expected.criterion} | {expected} | {answer} | "
+            f"{'yes' if r.passed else '**no**'} | {r.note.replace('|', '/')} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _run_suite(
@@ -262,7 +303,7 @@ def _run_suite(
     files: list[Path],
     rules: RuleSet,
     work: Path,
-    progress: Callable[[str], None] | None,
+    progress: Callable[[str], None],
 ) -> list[CaseResult]:
     cases = {case_id(p.name): p for p in files}
     raw = {key: p.read_bytes() for key, p in cases.items()}
@@ -309,8 +350,7 @@ def _run_suite(
     results: list[CaseResult] = []
     for key in sorted(cases, key=lambda k: (k[0], _variant_order(k[1]))):
         main_case, variant = key
-        if progress is not None:
-            progress(f"{suite} {cases[key].name}")
+        progress(f"{suite.removeprefix('Testcase-mottak-')} {cases[key].name}")
         patients, book, order = default, receivers, [key]
         if variant == "16d":  # registered by the identifiers after the first only
             patients = {pid for pid, _t in headers[key][0][1:]}

@@ -1,9 +1,11 @@
-"""CLI: ``samhandling meldinger les | skriv | kvittering | liste``.
+"""CLI: ``samhandling meldinger les | skriv | kvittering | liste | akseptansetest``.
 
 ``les MAPPE`` reads every ``*.xml`` in a folder (one batch), answers each message with an AppRec,
 loads the time points into the warehouse and prints a summary. ``skriv`` writes the logistics
 messages and/or the admission and discharge reports of stays in the warehouse. ``kvittering``
-prints the receipt of a received message.
+prints the receipt of a received message. ``akseptansetest MAPPE`` runs KITH's receive
+acceptance suites for PLO 1.5 (a folder with their ``Testcase-mottak-*.zip``) against the inbox
+(:mod:`samhandling.messages.acceptance`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.table import Table
 from samhandling.console import console, progress
 from samhandling.errors import SamhandlingError
 from samhandling.formatting import number
+from samhandling.messages.acceptance import report_markdown, run_suites
 from samhandling.messages.inbox import Inbox, receive
 from samhandling.messages.outgoing import stay_messages, stay_reports, stays_from_warehouse
 from samhandling.rules import load_rules
@@ -155,6 +158,19 @@ def register(app: typer.Typer) -> None:
             )
         typer.echo(inbox.receipt_path(entry).read_text("utf-8"), nl=False)
 
+    @group.command("akseptansetest")
+    def acceptance(
+        folder: Annotated[
+            Path,
+            typer.Argument(help="Mappe med mottakstestene (Testcase-mottak-*.zip eller -mapper)"),
+        ],
+        report: Annotated[
+            Path | None, typer.Option("--rapport", help="Skriv resultatet som Markdown hit")
+        ] = None,
+    ) -> None:
+        """Kjør KITHs akseptansetester for mottak av PLO 1.5 mot meldingsmottaket."""
+        _acceptance(folder, report)
+
     @group.command("liste")
     def listing(
         warehouse: Annotated[Path | None, typer.Option(help=WAREHOUSE_HELP)] = None,
@@ -163,7 +179,16 @@ def register(app: typer.Typer) -> None:
         """Vis de siste mottatte meldingene med status."""
         entries = Inbox(Warehouse.open(warehouse)).entries()
         table = Table(title=f"Mottatte meldinger ({number(len(entries))} i alt)")
-        for column in ("Mottak", "Mottatt", "Type", "Pasient", "Opphold", "Status", "Feil"):
+        for column in (
+            "Mottak",
+            "Mottatt",
+            "Type",
+            "Pasient",
+            "Opphold",
+            "Status",
+            "Feil",
+            "Merknad",
+        ):
             table.add_column(column)
         for r in entries[-limit:]:
             table.add_row(
@@ -174,8 +199,40 @@ def register(app: typer.Typer) -> None:
                 r.episode_id or "–",
                 "godtatt" if r.accepted else "avvist",
                 r.error_code or "",
+                r.reason.removeprefix("Godtatt; ") if r.accepted else r.reason,
             )
         console.print(table)
+
+
+def _acceptance(folder: Path, report: Path | None) -> None:
+    with progress() as bar:
+        task = bar.add_task("Akseptansetest", total=None)
+
+        def tick(name: str, total: int) -> None:
+            bar.update(task, total=total, description=name)
+            bar.advance(task)
+
+        results = run_suites(folder, progress=tick)
+    table = Table(title=f"Akseptansetest for mottak av PLO 1.5 ({folder})")
+    for column in ("Testsett", "Caser", "Bestått"):
+        table.add_column(column)
+    for suite in sorted({r.suite for r in results}):
+        mine = [r for r in results if r.suite == suite]
+        table.add_row(suite, number(len(mine)), number(sum(r.passed for r in mine)))
+    console.print(table)
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        console.print(
+            f"[red]Ikke bestått[/red] {r.suite} {r.file}: forventet "
+            f"{'OK' if r.expected.accepted else 'avvist ' + '/'.join(r.expected.codes)}, fikk "
+            f"{'OK' if r.accepted else 'avvist ' + (r.code or '')} ({r.reason})"
+        )
+    console.print(f"Bestått: {number(len(results) - len(failed))} av {number(len(results))}")
+    if report is not None:
+        report.write_text(report_markdown(results), "utf-8")
+        console.print(f"Rapport: {report}")
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def _day(text: str | None) -> date | None:

@@ -117,8 +117,6 @@ class Received:
     ref_to_parent: str = ""
     ref_to_conversation: str = ""
     content_key: str = ""
-    # The event ids whose time is the message's own GenDate (the notice itself).
-    notice_ids: list[str] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -314,25 +312,23 @@ class _Verdict:
     patient_id: str = ""
     role: str = ""
     events: list[dict[str, str]] = field(default_factory=list)
-    notice_ids: list[str] = field(default_factory=list)
 
 
-def _events_for(info: Inspection, rules: RuleSet, day: date) -> list[tuple[str, datetime, bool]]:
-    """(event type, at, is the notice itself) rows the message gives, through the rule tables
-    (read on ``day``)."""
+def _events_for(info: Inspection, rules: RuleSet, day: date) -> list[tuple[str, datetime]]:
+    """(event type, at) rows the message gives, through the rule tables (read on ``day``)."""
     assert info.gen_date is not None
     if info.status not in rules["messages.applied_statuses"].keys_on(day):
         return []
     mapping = rules["messages.event_mapping"].keys_on(day)
     points = rules["messages.time_points"].keys_on(day)
-    out: list[tuple[str, datetime, bool]] = []
+    out: list[tuple[str, datetime]] = []
     row = mapping.get(info.msg_type)
     if row is not None and row.value in points:
-        out.append((points[row.value].value, info.gen_date, True))
+        out.append((points[row.value].value, info.gen_date))
     for event in info.events:
         row = mapping.get(f"{info.msg_type}|{event.code_list}:{event.code}")
         if row is not None and row.value in points:
-            out.append((points[row.value].value, event.at, False))
+            out.append((points[row.value].value, event.at))
     return out
 
 
@@ -354,8 +350,8 @@ def effective_events(
     its ``ConversationRef`` names (RefToParent, else RefToConversation) or, without one, the
     latest message of the same type, sender and patient generated no later than itself. The
     latest of a chain (GenDate, then cancellation before change before new, then MsgId) gives
-    its time points unless it is a cancellation; a notice time point (the message's own GenDate)
-    comes from the chain's first message.
+    its time points unless it is a cancellation: a change replaces every time point of the
+    message it changes, the notice at GenDate included.
     """
     accepted = [e for e in entries if e.accepted and e.kind == "message" and e.msg_id]
     parent: dict[str, str] = {}
@@ -408,14 +404,7 @@ def effective_events(
             key=lambda m: (m.gen_date or "", _status_rank(m.status, rules, day), m.msg_id),
         )
         if latest.status not in cancelling:
-            effective.update(set(latest.event_ids) - set(latest.notice_ids))
-            # The notice itself (a time point at GenDate: 'municipality notified') happened when
-            # the chain's first message was sent; a change does not move it.
-            noticed = [m for m in members if m.notice_ids and m.status not in cancelling]
-            if noticed:
-                effective.update(
-                    min(noticed, key=lambda m: (m.gen_date or "", m.msg_id)).notice_ids
-                )
+            effective.update(latest.event_ids)
         for m in members:
             if m is not latest:
                 overridden[m.received_id] = latest.received_id
@@ -599,7 +588,7 @@ def _judge(  # noqa: PLR0917
                 f"som omfatter {day.isoformat()}"
             )
             continue
-        late = [at for _t, at, _n in points if at.date() > as_of]
+        late = [at for _t, at in points if at.date() > as_of]
         if late:
             v.error = "X99"
             v.reason = f"Tidspunktet {late[0].isoformat()} ligger etter {as_of.isoformat()}"
@@ -612,9 +601,8 @@ def _judge(  # noqa: PLR0917
                 "at": at.isoformat(),
                 "source": "plo",
             }
-            for n, (kind, at, _notice) in enumerate(points, start=1)
+            for n, (kind, at) in enumerate(points, start=1)
         ]
-        v.notice_ids = [f"plo-{info.msg_id}-{n}" for n, p in enumerate(points, start=1) if p[2]]
     # A message id is a duplicate only of a message that was accepted (earlier, or earlier in
     # this batch): a rejected message may be sent again with the same id once it is fixed.
     seen = {e.msg_id: e.received_id for e in entries if e.accepted and e.msg_id}
@@ -623,7 +611,7 @@ def _judge(  # noqa: PLR0917
             continue
         prior = seen.get(v.info.msg_id)
         if prior is not None:
-            v.error, v.events, v.notice_ids = "E10", [], []
+            v.error, v.events = "E10", []
             v.reason = f"Meldingen med MsgId {v.info.msg_id} er allerede mottatt og behandlet" + (
                 f" (mottak {prior})" if prior.startswith("M") else " (i samme forsendelse)"
             )
@@ -746,7 +734,6 @@ def _record(
         ref_to_parent=info.ref_to_parent,
         ref_to_conversation=info.ref_to_conversation,
         content_key=info.content_key,
-        notice_ids=list(verdict.notice_ids) if accepted else [],
     )
     return entry, receipt
 
