@@ -443,6 +443,12 @@ def test_round_trip_message_cancellation_invoice(tmp_path: Path, engine: Engine)
     assert {t for _i, t, _a in _events(wh)} == {"admission_notified"}
     wh.register(engine)
     assert discharge_ready_invoices(engine, RULES).to_pylist() == []  # 0 days, 0,00 kr
+    # The warehouse as it was before the cancellation still bills the 7 days: the difference,
+    # 32 354,00 kr, is what the municipality is credited.
+    assert first.ingest is not None
+    wh.register(engine, as_of=first.ingest.seq)
+    (before,) = discharge_ready_invoices(engine, RULES).to_pylist()
+    assert before["amount"] - Decimal("0.00") == Decimal("32354.00")
     # The ledger still holds the cancelled notice, with what it carried.
     notice = Inbox(wh).entry("M000002")
     assert notice is not None and notice.event_types == [

@@ -369,6 +369,11 @@ def effective_events(
             parent[max(ra, rb)] = min(ra, rb)
 
     cancelling = rules["messages.cancelling_statuses"].keys_on(day)
+    # Candidates for a change or cancellation without ConversationRef, by (type, sender, patient).
+    by_key: dict[tuple[str, str, str], list[Received]] = {}
+    for e in accepted:
+        if e.status not in cancelling:
+            by_key.setdefault((e.msg_type, e.sender_ident, e.patient_id), []).append(e)
     for e in accepted:
         node = f"id:{e.msg_id}"
         find(node)
@@ -382,13 +387,8 @@ def effective_events(
             continue
         earlier = [
             o
-            for o in accepted
-            if o is not e
-            and o.status not in cancelling
-            and o.msg_type == e.msg_type
-            and o.sender_ident == e.sender_ident
-            and o.patient_id == e.patient_id
-            and (o.gen_date or "") <= (e.gen_date or "")
+            for o in by_key.get((e.msg_type, e.sender_ident, e.patient_id), [])
+            if o is not e and (o.gen_date or "") <= (e.gen_date or "")
         ]
         if earlier:
             target = max(earlier, key=lambda o: (o.gen_date or "", o.msg_id))
