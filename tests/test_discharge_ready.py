@@ -286,7 +286,9 @@ def test_stay_over_new_year_uses_two_rates_and_two_invoices(
         (date(2012, 12, 1), 3, Decimal("12000.00")),
         (date(2013, 1, 1), 2, Decimal("8250.00")),
     ]
-    assert invoices[0]["unverified_amount"] == Decimal("12000.00")  # 2012 rate is [M]
+    # The 2012 rate is confirmed (SSB), the 2013 rate is not (rule table's source says so).
+    assert invoices[0]["unverified_amount"] == Decimal("0.00")
+    assert invoices[1]["unverified_amount"] == Decimal("8250.00")
     assert discharge_ready_invoices(duck, rules, year=2013).num_rows == 1
 
 

@@ -151,7 +151,7 @@ def test_cli_explain_cofinancing_and_discharge_ready(tmp_path: Path) -> None:
     result = runner.invoke(app, ["explain", "E1", "--warehouse", str(warehouse)])
     assert result.exit_code == 0, result.output
     assert "30 707,20 kr" in result.output
-    assert "discharge_ready.daily_rate v1" in result.output
+    assert "discharge_ready.daily_rate v2" in result.output
     result = runner.invoke(
         app, ["cofinancing", "--warehouse", str(warehouse), "--år", "2013", "--nivå", "national"]
     )

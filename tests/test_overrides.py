@@ -144,7 +144,7 @@ def test_rate_override_changes_only_discharge_ready(tmp_path: Path) -> None:
         assert amounts(engine, override) == amounts(engine, standard)
         lines = discharge_ready_lines(engine, override).to_pylist()
         assert all(r["unverified"] for r in lines)
-        assert all("discharge_ready.daily_rate v1+override-" in r["rule_versions"] for r in lines)
+        assert all("discharge_ready.daily_rate v2+override-" in r["rule_versions"] for r in lines)
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -386,7 +386,7 @@ def test_rules_page_lists_every_rule_and_marks_unverified(client: httpx.Client) 
         assert f'href="/regler/{rule_id}"' in page.text
     rate = client.get("/regler/discharge_ready.daily_rate").text
     assert "01.01.2013" in rate and "31.12.2013" in rate and "4125" in rate
-    assert rate.count("⚠ ikke verifisert") >= 3  # the table and the 2012 and 2013 rows
+    assert rate.count("⚠ ikke verifisert") == 2  # the table and the 2013 row (2012: SSB)
     assert client.get("/regler/finnes.ikke").status_code == 404
 
 
