@@ -526,7 +526,9 @@ def _redeliver(  # noqa: PLR0917
     result: BatchResult,
 ) -> None:
     """Deliver again every earlier batch whose effective time points this batch changed."""
-    for batch in sorted({e.batch for e in entries if e.batch}):
+    changed = before ^ after
+    touched = {e.batch for e in entries if e.batch and changed.intersection(e.event_ids)}
+    for batch in sorted(b for b in touched if b):
         original = inbox.path / "batches" / batch / "events.csv"
         with original.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
