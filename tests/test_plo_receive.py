@@ -36,7 +36,7 @@ from samhandling.engine import DuckDBEngine, Engine
 from samhandling.instruments import discharge_ready_invoices
 from samhandling.messages.acceptance import EXPECTED, run_suites
 from samhandling.messages.inbox import Inbox, receive
-from samhandling.messages.outgoing import Stay, stay_messages
+from samhandling.messages.outgoing import stay_messages
 from samhandling.messages.plo import (
     OutgoingEvent,
     OutgoingMessage,
@@ -50,13 +50,10 @@ from samhandling.messages.plo import (
 from samhandling.messages.schemas import MSGHEAD_NS
 from samhandling.rules import load_rules
 from samhandling.warehouse import Warehouse
+from test_messages import HEADER, R1, R1_ROW  # the hand-computed stay of the round trip
 
 RULES = load_rules()
 MH = f"{{{MSGHEAD_NS}}}"
-HEADER = (
-    "episode_id,patient_id,birth_year,sex,municipality,health_trust,provider_type,sector,"
-    "care_level,urgency,admitted_at,discharged_at,main_diagnosis,drg,drg_type,drg_points\n"
-)
 
 
 def identity_number(birth: str, individual: int) -> str:
@@ -360,23 +357,6 @@ def test_the_cli_runs_a_suite_folder_and_writes_the_report(tmp_path: Path) -> No
 
 # ----------------------------------------------------------------- changes and cancellations
 
-R1 = Stay(
-    episode_id="R1",
-    patient_id="P100",
-    health_trust="983974910",
-    health_trust_name="NORDLANDSSYKEHUSET HF",
-    municipality="1804",
-    municipality_name="Bodø",
-    admitted_at=datetime(2017, 3, 3, 8),
-    admission_notified_at=datetime(2017, 3, 3, 9, 30),
-    ready_on=date(2017, 3, 5),
-    ready_notified_at=datetime(2017, 3, 5, 11),
-    discharged_at=datetime(2017, 3, 12, 10),
-)
-R1_ROW = (
-    "R1,P100,1940,2,1804,983974910,public,somatic,inpatient,emergency,"
-    "2017-03-03 08:00,2017-03-12 10:00,J441,88,M,1.000"
-)
 NORDLAND = Party("NORDLANDSSYKEHUSET HF", "983974910", "ENH")
 BODO = Party("Bodø kommune", "1804", "LOK")
 

@@ -309,6 +309,8 @@ def _run_suite(
     raw = {key: p.read_bytes() for key, p in cases.items()}
     headers = {key: _header(data, rules) for key, data in raw.items()}
     valid = [key for key in cases if key[1] is None]
+    if not valid:
+        raise SamhandlingError(f"testsettet {suite} har ingen gyldig melding (Case1-…)")
     main = headers[min(valid)][0]
     registered = {pid for key in valid for pid, _t in headers[key][0]}
 
