@@ -19,9 +19,10 @@ def test_daily_rate_by_calendar_day() -> None:
     assert rate.value_on(date(2012, 12, 31)).decimal == Decimal("4000")
     assert rate.value_on(date(2013, 1, 1)).decimal == Decimal("4125")
     assert rate.value_on(date(2024, 6, 1)).decimal == Decimal("5745")
-    assert rate.value_on(date(2012, 5, 1)).status == "unverified"
+    assert rate.value_on(date(2012, 5, 1)).status == "confirmed"  # SSB's word explanation
+    assert rate.value_on(date(2013, 5, 1)).status == "unverified"
     assert rate.value_on(date(2014, 5, 1)).status == "confirmed"
-    assert rate.status == "unverified"
+    assert rate.status == "unverified"  # one row (2013) is
 
 
 def test_no_value_outside_validity() -> None:
