@@ -24,7 +24,7 @@ from pathlib import Path
 from samhandling.errors import SamhandlingError
 from samhandling.messages.addresses import ADDRESS_FILE, book_text
 from samhandling.messages.inbox import FOLDER, BatchResult, Received, receive
-from samhandling.messages.plo import Party, inspect_message
+from samhandling.messages.plo import Inspection, inspect_message
 from samhandling.rules import RuleSet, load_rules
 from samhandling.warehouse import Warehouse
 
@@ -224,10 +224,9 @@ def _suites(folder: Path, work: Path) -> dict[str, list[Path]]:
     return out
 
 
-def _header(raw: bytes, rules: RuleSet) -> tuple[list[tuple[str, str]], Party, list[Party]]:
-    """(patient ids with type, receiver, copy receivers) of a case, read leniently."""
-    info = inspect_message(raw, rules, sha256="", on=RECEIVED_ON)
-    return [(p.id, p.type) for p in info.patient_ids if p.id], info.receiver, info.copy_receivers
+def _patients(info: Inspection) -> list[tuple[str, str]]:
+    """(id, type) of every patient identifier a case gives."""
+    return [(p.id, p.type) for p in info.patient_ids if p.id]
 
 
 def _warehouse(base: Path, patients: list[str]) -> Path:
@@ -307,16 +306,22 @@ def _run_suite(
 ) -> list[CaseResult]:
     cases = {case_id(p.name): p for p in files}
     raw = {key: p.read_bytes() for key, p in cases.items()}
-    headers = {key: _header(data, rules) for key, data in raw.items()}
+    headers = {
+        key: inspect_message(data, rules, sha256="", on=RECEIVED_ON) for key, data in raw.items()
+    }
     valid = [key for key in cases if key[1] is None]
     if not valid:
         raise SamhandlingError(f"testsettet {suite} har ingen gyldig melding (Case1-…)")
-    main = headers[min(valid)][0]
-    registered = {pid for key in valid for pid, _t in headers[key][0]}
+    main = _patients(headers[min(valid)])
+    registered = {pid for key in valid for pid, _t in _patients(headers[key])}
 
     def ids_of(variant: str, kind: str) -> set[str]:
         return {
-            pid for key, h in headers.items() if key[1] == variant for pid, t in h[0] if t == kind
+            pid
+            for key, info in headers.items()
+            if key[1] == variant
+            for pid, t in _patients(info)
+            if t == kind
         }
 
     hnr = ids_of("16a", "HNR") | ids_of("16b", "HNR")
@@ -326,7 +331,7 @@ def _run_suite(
     # professional is the unknown one) and 19 (received only as copy receiver).
     misaddressed = _carries_unknown_service(headers, min(valid)[0].split("_")[0])
     skip = {"18", "19"} | ({"21"} if misaddressed else set())
-    receivers = book_text([headers[key][1] for key in cases if key[1] not in skip])
+    receivers = book_text([headers[key].receiver for key in cases if key[1] not in skip])
     templates: dict[str, Path] = {}
 
     def setup(patients: set[str], book: str) -> Warehouse:
@@ -355,25 +360,23 @@ def _run_suite(
         progress(f"{suite.removeprefix('Testcase-mottak-')} {cases[key].name}")
         patients, book, order = default, receivers, [key]
         if variant == "16d":  # registered by the identifiers after the first only
-            patients = {pid for pid, _t in headers[key][0][1:]}
+            patients = {pid for pid, _t in _patients(headers[key])[1:]}
         elif variant == "17a":
             patients = fnr
         elif variant == "17b":
             patients = hnr
-        elif variant == "19" and headers[key][2]:
-            book = book_text(headers[key][2])
+        elif variant == "19" and headers[key].copy_receivers:
+            book = book_text(headers[key].copy_receivers)
         elif variant in {"20a", "20b"}:
-            book = book_text([headers[key][1], *headers[key][2]])
+            book = book_text([headers[key].receiver, *headers[key].copy_receivers])
             first = (main_case, "20a")
             order = [first, key] if variant == "20b" and first in cases else [key]
         expected = _VALID if variant is None else EXPECTED[variant]
-        if variant == "19" and not headers[key][2]:
+        if variant == "19" and not headers[key].copy_receivers:
             expected = _NO_COPY
         if variant == "21" and misaddressed:
             expected = _MISADDRESSED
-        elif variant == "21" and _original(raw, key, rules) is not None:
-            original = _original(raw, key, rules)
-            assert original is not None
+        elif variant == "21" and (original := _original(headers, key)) is not None:
             after = received(setup(patients, book), [original, key])
             before = received(setup(patients, book), [key, original])
             cancelled = (
@@ -386,7 +389,7 @@ def _run_suite(
         got = received(setup(patients, book), order)
         entry, extra, note = got[-1], True, ""
         if variant == "19":
-            extra = entry.role == ("kopimottaker" if headers[key][2] else "mottaker")
+            extra = entry.role == ("kopimottaker" if headers[key].copy_receivers else "mottaker")
         if variant == "20b" and len(got) == 2:
             extra, note = _processed_once(got[0], got[1])
             if note.startswith("E10"):
@@ -420,38 +423,30 @@ _MISADDRESSED = Expectation(
 
 
 def _carries_unknown_service(
-    headers: dict[tuple[str, str | None], tuple[list[tuple[str, str]], Party, list[Party]]],
-    main_case: str,
+    headers: dict[tuple[str, str | None], Inspection], main_case: str
 ) -> bool:
     """Whether case 21 is addressed to the unit or person that case 18 names as unknown."""
     case18, case21 = headers.get((main_case, "18")), headers.get((main_case, "21"))
     if case18 is None or case21 is None:
         return False
 
-    def served(p: Party) -> set[str]:
-        return {i for i in (*p.unit_idents, *p.person_idents) if i.split(":", 1)[1]}
-
     originals = [k for k in headers if k[1] is None and k[0].split("_")[0] == main_case]
     if not originals:
         return False
-    unknown = served(case18[1]) - served(headers[min(originals)][1])
-    return bool(unknown and unknown & served(case21[1]))
+    unknown = case18.receiver.services - headers[min(originals)].receiver.services
+    return bool(unknown and unknown & case21.receiver.services)
 
 
 def _original(
-    raw: dict[tuple[str, str | None], bytes], key: tuple[str, str | None], rules: RuleSet
+    headers: dict[tuple[str, str | None], Inspection], key: tuple[str, str | None]
 ) -> tuple[str, None] | None:
     """The valid case that a case 21 cancels: the one its ConversationRef names, else Case1 (or
     the first of Case1_1, Case1_2 where the suite splits it)."""
-    ref = inspect_message(raw[key], rules, sha256="", on=RECEIVED_ON).ref_to_parent
-    valid = sorted(k[0] for k in raw if k[1] is None and k[0].split("_")[0] == key[0])
-    for main in valid:
-        if (
-            ref
-            and inspect_message(raw[(main, None)], rules, sha256="", on=RECEIVED_ON).msg_id == ref
-        ):
-            return (main, None)
-    return (valid[0], None) if valid else None
+    ref = headers[key].ref_to_parent
+    valid = sorted(k[0] for k in headers if k[1] is None and k[0].split("_")[0] == key[0])
+    named = [main for main in valid if ref and headers[(main, None)].msg_id == ref]
+    found = named or valid
+    return (found[0], None) if found else None
 
 
 def _processed_once(first: Received, second: Received) -> tuple[bool, str]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samhandling.errors import SamhandlingError
-from samhandling.messages.plo import Party
+from samhandling.messages.plo import Party, given_idents
 
 __all__ = ["ADDRESS_FILE", "Address", "AddressBook", "Addressed", "book_text", "load_addresses"]
 
@@ -58,10 +58,6 @@ class Addressed:
     reason: str = ""
 
 
-def _ids(values: tuple[str, ...]) -> set[str]:
-    return {v for v in values if v.split(":", 1)[-1]}
-
-
 @dataclass(frozen=True)
 class AddressBook:
     """Every address, found by any of its identifiers."""
@@ -81,7 +77,7 @@ class AddressBook:
     def _service_error(self, address: Address, party: Party) -> tuple[str, str] | None:
         if not address.services:
             return None
-        unit, person = _ids(party.unit_idents), _ids(party.person_idents)
+        unit, person = given_idents(party.unit_idents), given_idents(party.person_idents)
         if not unit and not person:
             return "E21", (
                 f"Meldingen til {address.name} er ikke adressert til noen av tjenestene der "
@@ -115,7 +111,7 @@ class AddressBook:
                 return Addressed(other, "kopimottaker")
         if first_error is not None:
             return Addressed(None, "", *first_error)
-        named = receiver.name or ", ".join(_ids(receiver.idents)) or "(mangler)"
+        named = receiver.name or ", ".join(sorted(receiver.given)) or "(mangler)"
         return Addressed(
             None,
             "",
@@ -182,13 +178,13 @@ def book_text(parties: list[Party], *, reference: bool = False) -> str:
     parties too."""
     merged: dict[str, tuple[str, set[str], set[str]]] = {}
     for party in parties:
-        ids = {i for i in party.idents if i.split(":", 1)[1]}
+        ids = party.given
         if not ids:
             continue
         key = next((k for k, (_n, known, _s) in merged.items() if known & ids), min(ids))
         _name, known, services = merged.setdefault(key, (party.name, set(), set()))
         known |= ids
-        services |= {i for i in (*party.unit_idents, *party.person_idents) if i.split(":", 1)[1]}
+        services |= party.services
 
     def strings(values: set[str]) -> str:
         return ", ".join('"' + v.replace('"', "") + '"' for v in sorted(values))

@@ -40,7 +40,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -332,8 +332,9 @@ def _events_for(info: Inspection, rules: RuleSet, day: date) -> list[tuple[str, 
     return out
 
 
-def _status_rank(status: str, rules: RuleSet, day: date) -> int:
-    if status in rules["messages.cancelling_statuses"].keys_on(day):
+def _status_rank(status: str, cancelling: Mapping[str, object]) -> int:
+    """At one GenDate: a cancellation after a change after a new message."""
+    if status in cancelling:
         return 2
     return 1 if status == "M" else 0
 
@@ -401,7 +402,7 @@ def effective_events(
     for members in chains.values():
         latest = max(
             members,
-            key=lambda m: (m.gen_date or "", _status_rank(m.status, rules, day), m.msg_id),
+            key=lambda m: (m.gen_date or "", _status_rank(m.status, cancelling), m.msg_id),
         )
         if latest.status not in cancelling:
             effective.update(latest.event_ids)
@@ -732,7 +733,9 @@ def _record(
         submitted_by=submitted_by,
         submitted_org=submitted_org,
         role=verdict.role,
-        sender_ident=next((i for i in info.sender.idents if i.split(":", 1)[1]), info.sender.name),
+        sender_ident=next(
+            (i for i in info.sender.idents if i in info.sender.given), info.sender.name
+        ),
         ref_to_parent=info.ref_to_parent,
         ref_to_conversation=info.ref_to_conversation,
         content_key=info.content_key,

@@ -43,6 +43,7 @@ __all__ = [
     "OutgoingReport",
     "Party",
     "TimedEvent",
+    "given_idents",
     "inspect_message",
     "parse_timestamp",
     "write_logistics",
@@ -100,9 +101,24 @@ class Party:
     person_idents: tuple[str, ...] = ()
 
     @property
+    def given(self) -> set[str]:
+        """The organisation's identifiers that carry an id (``TYPE:`` alone does not)."""
+        return given_idents(self.idents)
+
+    @property
+    def services(self) -> set[str]:
+        """The identifiers of the unit and the health professional it names."""
+        return given_idents((*self.unit_idents, *self.person_idents))
+
+    @property
     def blank(self) -> bool:
         """No name and no identifier: nobody to answer."""
-        return not self.name and not any(i.split(":", 1)[-1] for i in self.idents)
+        return not self.name and not self.given
+
+
+def given_idents(idents: tuple[str, ...]) -> set[str]:
+    """The ``TYPE:ID`` identifiers whose id is not empty."""
+    return {i for i in idents if i.split(":", 1)[-1]}
 
 
 @dataclass(frozen=True)
