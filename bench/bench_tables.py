@@ -24,11 +24,11 @@ from pathlib import Path
 
 from samhandling.api import ApiLimits, create_app
 from samhandling.engine import DuckDBEngine
-from samhandling.indicators.facts import icd10_block_table, register_contact_facts
+from samhandling.indicators.facts import fact_years, icd10_block_table, register_contact_facts
 from samhandling.rules import load_rules
 from samhandling.synth import generate
 from samhandling.synth.commands import parse_years
-from samhandling.tables.catalog import Catalog, _data_years, _districts, catalog_specs
+from samhandling.tables.catalog import Catalog, catalog_districts, catalog_specs
 from samhandling.tables.cube import ProtectedCube, build_cube
 from samhandling.tables.disclosure import disclosure_threshold
 from samhandling.warehouse import Warehouse
@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in catalog_specs(
                 rules,
                 borders=args.borders,
-                years=_data_years(engine),
+                years=fact_years(engine),
                 blocks=blocks,
-                districts=_districts(engine),
+                districts=catalog_districts(engine, args.borders),
             )
         }
         threshold, version = disclosure_threshold(rules)

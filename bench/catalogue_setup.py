@@ -12,11 +12,11 @@ import argparse
 from pathlib import Path
 
 from samhandling.engine import DuckDBEngine, Engine
-from samhandling.indicators.facts import icd10_block_table, register_contact_facts
+from samhandling.indicators.facts import fact_years, icd10_block_table, register_contact_facts
 from samhandling.rules import RuleSet, load_rules
 from samhandling.synth import generate
 from samhandling.synth.commands import parse_years
-from samhandling.tables.catalog import _data_years, _districts, catalog_specs
+from samhandling.tables.catalog import catalog_districts, catalog_specs
 from samhandling.tables.cube import CubeSpec
 from samhandling.tables.disclosure import disclosure_threshold
 from samhandling.warehouse import Warehouse
@@ -52,7 +52,7 @@ def contact_facts_and_specs(engine: Engine, rules: RuleSet, borders: int) -> lis
     return catalog_specs(
         rules,
         borders=borders,
-        years=_data_years(engine),
+        years=fact_years(engine),
         blocks=blocks,
-        districts=_districts(engine),
+        districts=catalog_districts(engine, borders),
     )

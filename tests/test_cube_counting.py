@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samhandling.engine import DuckDBEngine, Engine
-from samhandling.indicators.facts import register_contact_facts
+from samhandling.indicators.facts import fact_years, register_contact_facts
 from samhandling.indicators.payments import register_payment_facts
 from samhandling.indicators.readmission import register_readmission_facts
 from samhandling.instruments.frames import contract_table
@@ -29,8 +29,7 @@ from samhandling.tables.catalog import (
     PAYMENT_FACTS,
     READMISSION_FACTS,
     STANDARDISED_TABLE,
-    _data_years,
-    _districts,
+    catalog_districts,
     catalog_specs,
 )
 from samhandling.tables.cube import (
@@ -286,9 +285,9 @@ def _catalogue_engine(
     specs = catalog_specs(
         rules,
         borders=borders,
-        years=_data_years(engine),
+        years=fact_years(engine),
         blocks=BLOCKS,
-        districts=_districts(engine),
+        districts=catalog_districts(engine, borders),
     )
     facts = {s.facts for s in specs}
     if PAYMENT_FACTS in facts and engine.has_relation("events"):

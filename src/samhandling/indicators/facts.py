@@ -18,6 +18,8 @@ classified in exactly one way everywhere:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,7 +30,12 @@ from samhandling.refdata.municipalities import valid_codes
 __all__ = [
     "CITY_DISTRICT",
     "FACTS",
+    "PERIOD_AT",
+    "episode_years",
+    "fact_districts",
+    "fact_years",
     "icd10_block_table",
+    "in_years",
     "register_contact_facts",
     "residence_map",
 ]
@@ -103,7 +110,8 @@ def icd10_block_table() -> pa.Table:
     )
 
 
-def _years(engine: Engine) -> list[int]:
+def episode_years(engine: Engine) -> list[int]:
+    """Every year an episode of ``episodes`` is admitted or discharged in."""
     got = engine.query(
         "SELECT DISTINCT CAST(EXTRACT(YEAR FROM COALESCE(discharged_at, admitted_at)) AS INTEGER)"
         " AS y FROM episodes UNION SELECT DISTINCT CAST(EXTRACT(YEAR FROM admitted_at) AS INTEGER)"
@@ -112,26 +120,86 @@ def _years(engine: Engine) -> list[int]:
     return sorted(int(v) for v in got.column("y").to_pylist() if v is not None)
 
 
+# The contact's period: stays (inpatient) by discharge date, other contacts by contact date.
+PERIOD_AT = (
+    "CASE WHEN e.care_level = 'inpatient' AND e.discharged_at IS NOT NULL "
+    "THEN e.discharged_at ELSE e.admitted_at END"
+)
+
+
+def fact_years(engine: Engine) -> list[int]:
+    """The years of the contact facts' periods (what :func:`register_contact_facts` would give
+    as ``year``), read from ``episodes`` without building the facts."""
+    got = engine.query(
+        f"SELECT DISTINCT CAST(EXTRACT(YEAR FROM {PERIOD_AT}) AS INTEGER) AS y FROM episodes AS e"
+    )
+    return sorted(int(v) for v in got.column("y").to_pylist() if v is not None)
+
+
+def in_years(column: str, years: Sequence[int] | None) -> str:
+    if years is None:
+        return "TRUE"
+    if not years:
+        return "FALSE"
+    return f"{column} IN ({', '.join(str(int(y)) for y in years)})"
+
+
 def register_contact_facts(
-    engine: Engine, *, borders: int, blocks: pa.Table | None = None, name: str = FACTS
+    engine: Engine,
+    *,
+    borders: int,
+    blocks: pa.Table | None = None,
+    name: str = FACTS,
+    years: Sequence[int] | None = None,
+    stays_only: bool = False,
 ) -> None:
     """Materialise ``contact_facts`` from the ``episodes`` relation (see the module docstring).
 
     ``blocks`` (icd_block, icd_chapter, first_category, last_category) defaults to the ICD-10
-    blocks of :mod:`samhandling.refdata.icd10`.
+    blocks of :mod:`samhandling.refdata.icd10`. ``years`` keeps the contacts of those period
+    years only and ``stays_only`` the inpatient stays only: the very rows the whole relation has
+    there (a row depends on its own episode alone), so that a national warehouse can be taken a
+    year at a time (:func:`samhandling.tables.catalog.build_catalog`).
     """
-    years = _years(engine)
+    engine.register_arrow("fact_residence", residence_map(episode_years(engine), borders))
+    engine.register_arrow("fact_icd_blocks", blocks if blocks is not None else icd10_block_table())
+    where = in_years(f"CAST(EXTRACT(YEAR FROM {PERIOD_AT}) AS INTEGER)", years)
+    if stays_only:
+        where += " AND e.care_level = 'inpatient'"
+    engine.create_table(name, _facts_sql(engine, where))
+
+
+def fact_districts(engine: Engine, *, borders: int) -> list[tuple[str, str]]:
+    """(residence, city district) pairs of the contact facts, read from ``episodes`` without
+    building the facts (the same residence mapping)."""
+    engine.register_arrow("fact_residence", residence_map(episode_years(engine), borders))
+    columns = engine.query("SELECT * FROM episodes LIMIT 0").column_names
+    if CITY_DISTRICT not in columns:
+        return []
+    got = engine.query(
+        "SELECT DISTINCT COALESCE(r.residence, "
+        f"'{UNKNOWN_RESIDENCE}') AS residence, CAST(e.{CITY_DISTRICT} AS VARCHAR) AS district "
+        "FROM episodes AS e LEFT JOIN fact_residence AS r "
+        "ON r.year = CAST(EXTRACT(YEAR FROM e.admitted_at) AS INTEGER) "
+        f"AND r.municipality = e.municipality WHERE e.{CITY_DISTRICT} IS NOT NULL ORDER BY 1, 2"
+    )
+    return list(
+        zip(
+            [str(v) for v in got["residence"].to_pylist()],
+            [str(v) for v in got["district"].to_pylist()],
+            strict=True,
+        )
+    )
+
+
+def _facts_sql(engine: Engine, where: str) -> str:
     columns = engine.query("SELECT * FROM episodes LIMIT 0").column_names
     district = (
         f"CAST(e.{CITY_DISTRICT} AS VARCHAR)"
         if CITY_DISTRICT in columns
         else "CAST(NULL AS VARCHAR)"
     )
-    engine.register_arrow("fact_residence", residence_map(years, borders))
-    engine.register_arrow("fact_icd_blocks", blocks if blocks is not None else icd10_block_table())
-    engine.create_table(
-        name,
-        f"""
+    return f"""
         WITH base AS (
             SELECT
                 e.episode_id, e.patient_id, e.sex, e.birth_year, e.municipality,
@@ -143,9 +211,9 @@ def register_contact_facts(
                 COALESCE(e.referred_from_outpatient, FALSE) AS referred_from_outpatient,
                 {district} AS {CITY_DISTRICT},
                 UPPER(REPLACE(e.main_diagnosis, '.', '')) AS main_diagnosis,
-                CASE WHEN e.care_level = 'inpatient' AND e.discharged_at IS NOT NULL
-                     THEN e.discharged_at ELSE e.admitted_at END AS period_at
+                {PERIOD_AT} AS period_at
             FROM episodes AS e
+            WHERE {where}
         ),
         dated AS (
             SELECT b.*,
@@ -172,5 +240,4 @@ def register_contact_facts(
             ON r.year = d.admitted_year AND r.municipality = d.municipality
         LEFT JOIN fact_icd_blocks AS k
             ON d.icd_category >= k.first_category AND d.icd_category <= k.last_category
-        """,
-    )
+        """

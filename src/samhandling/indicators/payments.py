@@ -15,19 +15,27 @@ municipality mapped to one chosen year's borders like :mod:`samhandling.indicato
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import pyarrow as pa
 
 from samhandling.engine import Engine
 from samhandling.indicators.definitions import IndicatorDefinition, register
-from samhandling.indicators.facts import UNKNOWN_RESIDENCE, residence_map
+from samhandling.indicators.facts import (
+    UNKNOWN_RESIDENCE,
+    episode_years,
+    in_years,
+    residence_map,
+)
 from samhandling.rules import RuleSet
 
 __all__ = [
     "PAYMENT_FACTS",
     "cofinancing_per_inhabitant",
     "discharge_ready_payments_per_inhabitant",
+    "payment_facts_of_years",
+    "prepare_payment_facts",
     "register_payment_facts",
 ]
 
@@ -111,46 +119,42 @@ def discharge_ready_payments_per_inhabitant(
     )
 
 
-def register_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> None:
+def register_payment_facts(
+    engine: Engine, rules: RuleSet, *, borders: int, years: Sequence[int] | None = None
+) -> None:
     """Materialise ``payment_facts``: patient_id, residence, year, month, kmf_ore, dr_ore, dr_days.
 
     Money is in whole øre (BIGINT) so that every sum is exact; the tables show kroner.
+    ``years`` keeps the rows of those years only (:func:`prepare_payment_facts` once, then
+    :func:`payment_facts_of_years` per year, is the same a year at a time).
     """
-    from samhandling.instruments.cofinancing import cofinancing_episodes_sql
-    from samhandling.instruments.discharge_ready import discharge_ready_lines
+    prepare_payment_facts(engine, rules, borders=borders)
+    payment_facts_of_years(engine, rules, years)
 
-    # Kept inside the engine: every episode's amount never comes into Python.
-    engine.create_table(
-        "pay_kmf",
-        "SELECT k.patient_id, k.municipality, k.year, k.month, k.amount "
-        f"FROM ({cofinancing_episodes_sql(engine, rules)}) AS k WHERE k.amount <> 0",
-    )
-    parts = [
-        "SELECT k.patient_id, k.municipality, CAST(k.year AS INTEGER) AS year, "
-        "CAST(k.month AS INTEGER) AS month, "
-        "CAST(ROUND(k.amount * 100, 0) AS BIGINT) AS kmf_ore, CAST(0 AS BIGINT) AS dr_ore, "
-        "CAST(0 AS BIGINT) AS dr_days FROM pay_kmf AS k"
-    ]
-    with_dr = engine.has_relation("events")
-    if with_dr:
-        lines = discharge_ready_lines(engine, rules).select(
-            ["patient_id", "paying_municipality", "invoice_month", "days", "amount", "billed"]
-        )
-        engine.register_arrow("pay_dr", lines)
-        parts.append(
+
+def _has_dr(engine: Engine) -> bool:
+    return engine.has_relation("events")
+
+
+def prepare_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> None:
+    """What every year's payment facts share: the discharge-ready lines of all stays (a stay's
+    lines fall in the invoice months of several years) as ``pay_dr``, and the residence mapping
+    of every year of the data (``pay_residence``, ``pay_residence_any``)."""
+    from samhandling.instruments.discharge_ready import prepare_discharge_ready_lines
+
+    years = set(episode_years(engine))
+    if _has_dr(engine):
+        lines = prepare_discharge_ready_lines(engine, rules)
+        engine.create_table(
+            "pay_dr",
             "SELECT d.patient_id, d.paying_municipality AS municipality, "
             "CAST(EXTRACT(YEAR FROM d.invoice_month) AS INTEGER) AS year, "
             "CAST(EXTRACT(MONTH FROM d.invoice_month) AS INTEGER) AS month, "
             "CAST(0 AS BIGINT) AS kmf_ore, CAST(ROUND(d.amount * 100, 0) AS BIGINT) AS dr_ore, "
-            "CAST(d.days AS BIGINT) AS dr_days FROM pay_dr AS d WHERE d.billed AND d.days > 0"
+            f"CAST(d.days AS BIGINT) AS dr_days FROM {lines} AS d WHERE d.billed AND d.days > 0",
         )
-    years = [
-        int(y)
-        for y in engine.query("SELECT DISTINCT year FROM (" + " UNION ALL ".join(parts) + ") AS u")[
-            "year"
-        ].to_pylist()
-        if y is not None
-    ]
+        found = engine.query("SELECT DISTINCT year FROM pay_dr")["year"].to_pylist()
+        years |= {int(y) for y in found if y is not None}
     mapping = residence_map(sorted(years), borders)
     engine.register_arrow("pay_residence", mapping)
     # A code of the year before (an invoice month of January for a December stay) falls back to
@@ -162,6 +166,30 @@ def register_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> N
             "GROUP BY municipality"
         ),
     )
+
+
+def payment_facts_of_years(
+    engine: Engine, rules: RuleSet, years: Sequence[int] | None = None
+) -> None:
+    """``payment_facts`` of ``years`` (all when None), after :func:`prepare_payment_facts`:
+    the co-financing of each episode of those years (made inside the engine: every episode's
+    amount never comes into Python) and the discharge-ready lines of their invoice months."""
+    from samhandling.instruments.cofinancing import cofinancing_episodes_sql
+
+    engine.create_table(
+        "pay_kmf",
+        "SELECT k.patient_id, k.municipality, k.year, k.month, k.amount "
+        f"FROM ({cofinancing_episodes_sql(engine, rules, years=years)}) AS k "
+        "WHERE k.amount <> 0",
+    )
+    parts = [
+        "SELECT k.patient_id, k.municipality, CAST(k.year AS INTEGER) AS year, "
+        "CAST(k.month AS INTEGER) AS month, "
+        "CAST(ROUND(k.amount * 100, 0) AS BIGINT) AS kmf_ore, CAST(0 AS BIGINT) AS dr_ore, "
+        "CAST(0 AS BIGINT) AS dr_days FROM pay_kmf AS k"
+    ]
+    if engine.has_relation("pay_dr"):
+        parts.append(f"SELECT * FROM pay_dr AS d WHERE {in_years('d.year', years)}")
     engine.create_table(
         PAYMENT_FACTS,
         "SELECT u.patient_id, u.year, u.month, u.kmf_ore, u.dr_ore, u.dr_days, "
@@ -171,5 +199,3 @@ def register_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> N
         "LEFT JOIN pay_residence_any AS a ON a.municipality = u.municipality",
     )
     engine.drop("pay_kmf")
-    if with_dr:
-        engine.drop("pay_dr")

@@ -116,6 +116,19 @@ def readmissions(
     detail: bool = False,
 ) -> pa.Table:
     """Index episodes and readmissions per residence and discharge year (or per episode)."""
+    episodes = _index_episodes_sql(rules, definition)
+    if detail:
+        return engine.query(episodes + " ORDER BY e.patient_id, e.episode_no")
+    return engine.query(
+        f"SELECT residence, year, COUNT(*) AS index_episodes, SUM(readmitted) AS readmissions, "
+        f"CAST(SUM(readmitted) AS DOUBLE) / COUNT(*) AS share FROM ({episodes}) AS x "
+        "GROUP BY residence, year ORDER BY residence, year"
+    )
+
+
+def _index_episodes_sql(rules: RuleSet, definition: Literal["steering", "quality"]) -> str:
+    """One row per index episode of ``definition`` (patient_id, episode_no, episode_start,
+    episode_end, residence, year, stays, readmitted), from the contact facts' stays."""
     if definition == "steering":
         rule = "readmission.steering"
         merge = rule_int(rules, rule, "merge_gap_hours")
@@ -146,7 +159,7 @@ def readmissions(
         )
     else:
         raise ValueError("definition must be steering or quality")
-    episodes = f"""
+    return f"""
         WITH ep AS ({base}),
         linked AS (
             SELECT ep.*,
@@ -163,17 +176,13 @@ def readmissions(
         FROM linked AS e
         WHERE {index_filter}
     """
-    if detail:
-        return engine.query(episodes + " ORDER BY e.patient_id, e.episode_no")
-    return engine.query(
-        f"SELECT residence, year, COUNT(*) AS index_episodes, SUM(readmitted) AS readmissions, "
-        f"CAST(SUM(readmitted) AS DOUBLE) / COUNT(*) AS share FROM ({episodes}) AS x "
-        "GROUP BY residence, year ORDER BY residence, year"
-    )
 
 
-def register_readmission_facts(engine: Engine, rules: RuleSet) -> None:
-    """Materialise ``readmission_facts``: one row per index episode of either definition.
+def register_readmission_facts(
+    engine: Engine, rules: RuleSet, *, name: str = READMISSION_FACTS
+) -> None:
+    """Materialise ``readmission_facts`` (or ``name``): one row per index episode of either
+    definition, made inside the engine from the contact facts' stays of every year there.
 
     Columns: patient_id, residence, year, month (of the index episode's discharge),
     idx_steering, re_steering, idx_quality, re_quality (0/1). The readmission table (SD08)
@@ -182,23 +191,21 @@ def register_readmission_facts(engine: Engine, rules: RuleSet) -> None:
     """
     parts = []
     names: tuple[Literal["steering", "quality"], ...] = ("steering", "quality")
-    for name in names:
-        detail = readmissions(engine, rules, definition=name, detail=True)
-        engine.register_arrow(
-            f"readm_{name}",
-            detail.select(["patient_id", "episode_no", "episode_end", "residence", "readmitted"]),
-        )
-        steering = name == "steering"
+    for definition in names:
+        steering = definition == "steering"
+        # Each definition's episodes a table of their own: one query holding both would repeat
+        # the names of their common table expressions (Spark refuses that).
+        engine.create_table(f"readm_{definition}", _index_episodes_sql(rules, definition))
         parts.append(
-            "SELECT patient_id, residence, episode_end, "
+            "SELECT x.patient_id, x.residence, x.episode_end, "
             f"{1 if steering else 0} AS idx_steering, "
-            f"{'readmitted' if steering else '0'} AS re_steering, "
+            f"{'x.readmitted' if steering else '0'} AS re_steering, "
             f"{0 if steering else 1} AS idx_quality, "
-            f"{'0' if steering else 'readmitted'} AS re_quality "
-            f"FROM readm_{name}"
+            f"{'0' if steering else 'x.readmitted'} AS re_quality "
+            f"FROM readm_{definition} AS x"
         )
     engine.create_table(
-        READMISSION_FACTS,
+        name,
         "SELECT u.patient_id, u.residence, "
         "CAST(EXTRACT(YEAR FROM u.episode_end) AS INTEGER) AS year, "
         "CAST(EXTRACT(MONTH FROM u.episode_end) AS INTEGER) AS month, "
@@ -208,3 +215,5 @@ def register_readmission_facts(engine: Engine, rules: RuleSet) -> None:
         "CAST(u.re_quality AS BIGINT) AS re_quality "
         "FROM (" + " UNION ALL ".join(parts) + ") AS u",
     )
+    for definition in names:
+        engine.drop(f"readm_{definition}")

@@ -20,6 +20,7 @@ treatment and outpatient consultations): that date picks the rules and the month
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -306,14 +307,19 @@ def cofinancing_episodes_sql(
     year: int | None = None,
     episode_id: str | None = None,
     episodes: str = "episodes",
+    years: Sequence[int] | None = None,
 ) -> str:
     """The query of :func:`cofinancing_episodes` (its rule tables registered on ``engine``),
     unordered: for a caller that reads it inside the engine, such as the tables' payment facts,
-    without bringing every episode into Python."""
+    without bringing every episode into Python. ``years``: the episodes of those activity
+    years only (``year``: of that one)."""
     _register(engine, rules)
     conditions = ["TRUE"]
     if year is not None:
         conditions.append(f"EXTRACT(YEAR FROM ep.activity_date) = {int(year)}")
+    if years is not None:
+        listed = ", ".join(str(int(y)) for y in years) or "NULL"
+        conditions.append(f"CAST(EXTRACT(YEAR FROM ep.activity_date) AS INTEGER) IN ({listed})")
     if episode_id is not None:
         conditions.append(f"ep.episode_id = {_sql_string(episode_id)}")
     return _episode_sql(rules, episodes=episodes, where=" AND ".join(conditions))

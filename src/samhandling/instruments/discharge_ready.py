@@ -42,6 +42,7 @@ __all__ = [
     "discharge_ready_lines",
     "discharge_ready_statistics",
     "discharge_ready_stays",
+    "prepare_discharge_ready_lines",
 ]
 
 DISCHARGE_READY_RULES: tuple[str, ...] = (
@@ -303,9 +304,39 @@ def _prepare(
     episode_id: str | None = None,
 ) -> None:
     _register(engine, rules)
-    where = "TRUE" if episode_id is None else f"e.episode_id = {_sql_string(episode_id)}"
-    engine.create_table("dr_periods", _periods_sql(as_of, episodes, events, where))
+    engine.drop("dr_periods")  # a table for one stay, a view over the years for all
+    if episode_id is not None:
+        where = f"e.episode_id = {_sql_string(episode_id)}"
+        engine.create_table("dr_periods", _periods_sql(as_of, episodes, events, where))
+    else:
+        # A stay's periods depend on its own events and its patient's other stays only: made
+        # an admission year at a time (ten national years at once do not fit a laptop's memory
+        # limit), then seen together, the very same rows. A view over the parts, not a copy:
+        # dropping a part would make Spark recompute every relation made from it.
+        admitted = "COALESCE(CAST(EXTRACT(YEAR FROM e.admitted_at) AS INTEGER), 0)"
+        found = engine.query(
+            f"SELECT DISTINCT {admitted} AS y FROM {episodes} AS e "
+            "WHERE e.care_level = 'inpatient' ORDER BY 1"
+        )["y"].to_pylist()
+        chunks = [int(y) for y in found if y is not None] or [0]
+        for year in chunks:
+            engine.create_table(
+                f"dr_periods_{year}",
+                _periods_sql(as_of, episodes, events, f"{admitted} = {year}"),
+            )
+        engine.create_view(
+            "dr_periods", " UNION ALL ".join(f"SELECT * FROM dr_periods_{y}" for y in chunks)
+        )
     engine.create_table("dr_lines", _lines_sql(rules))
+
+
+def prepare_discharge_ready_lines(
+    engine: Engine, rules: RuleSet, *, as_of: date | None = None
+) -> str:
+    """Make the lines of :func:`discharge_ready_lines` inside the engine, for a caller that
+    reads them there (the tables' payment facts); the name of the relation that holds them."""
+    _prepare(engine, rules, as_of=as_of, episodes="episodes", events="events")
+    return "dr_lines"
 
 
 def discharge_ready_lines(

@@ -27,10 +27,11 @@ are the rule tables ``indicators.discharge_destinations`` and
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -46,12 +47,18 @@ from samhandling.contract import CARE_LEVELS, DISCHARGED_TO, SECTORS
 from samhandling.engine import Engine
 from samhandling.errors import RuleError
 from samhandling.indicators.facts import (
-    CITY_DISTRICT,
     FACTS,
     UNKNOWN_RESIDENCE,
+    fact_districts,
+    fact_years,
+    in_years,
     register_contact_facts,
 )
-from samhandling.indicators.payments import PAYMENT_FACTS, register_payment_facts
+from samhandling.indicators.payments import (
+    PAYMENT_FACTS,
+    payment_facts_of_years,
+    prepare_payment_facts,
+)
 from samhandling.indicators.peers import PeerGroup
 from samhandling.indicators.readmission import READMISSION_FACTS, register_readmission_facts
 from samhandling.rules import RuleSet
@@ -75,11 +82,13 @@ from samhandling.tables.dimensions import (
 )
 from samhandling.tables.disclosure import PUBLISHED, disclosure_threshold, secondary_method
 from samhandling.tables.gauss import linked_patterns
-from samhandling.tables.hypercube import axis_components
+from samhandling.tables.hypercube import Protection, axis_components
 from samhandling.tables.standardised import (
-    attach_standardised_rates,
+    Rates,
     counting_spec,
+    standardised_rates,
     standardised_spec,
+    with_standardised_rates,
 )
 
 __all__ = [
@@ -92,6 +101,7 @@ __all__ = [
     "LinkedCells",
     "LinkedView",
     "build_catalog",
+    "catalog_districts",
     "catalog_specs",
     "destination_dimension",
     "diagnosis_dimension",
@@ -906,27 +916,11 @@ class Catalog:
             cube.write(folder)
 
 
-def _data_years(engine: Engine) -> list[int]:
-    got = engine.query("SELECT DISTINCT year FROM contact_facts ORDER BY year")
-    found: list[Any] = got["year"].to_pylist()
-    return [int(y) for y in found]
-
-
-def _districts(engine: Engine) -> list[tuple[str, str, str]]:
-    """(residence, city district, label) found in the contact facts; labels from SSB (refdata)."""
+def catalog_districts(engine: Engine, borders: int) -> list[tuple[str, str, str]]:
+    """(residence, city district, label) found in the contacts; labels from SSB (refdata)."""
     from samhandling.refdata.population import district_population
 
-    got = engine.query(
-        f"SELECT DISTINCT residence, {CITY_DISTRICT} AS district FROM {FACTS} "
-        f"WHERE {CITY_DISTRICT} IS NOT NULL ORDER BY 1, 2"
-    )
-    pairs = list(
-        zip(
-            [str(v) for v in got["residence"].to_pylist()],
-            [str(v) for v in got["district"].to_pylist()],
-            strict=True,
-        )
-    )
+    pairs = fact_districts(engine, borders=borders)
     if not pairs:
         return []
     known = district_population([2024])
@@ -956,6 +950,11 @@ def _peer_index(
     return all_peer_groups(engine, year, rules, borders=borders), year
 
 
+# The readmission facts of every year (a stay's readmission may fall in the next year), made
+# once; each year's part is taken from them.
+READMISSION_SOURCE = "readmission_facts_all"
+
+
 def build_catalog(
     engine: Engine,
     rules: RuleSet,
@@ -965,77 +964,158 @@ def build_catalog(
     only: Sequence[str] | None = None,
     built: str | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    by_year: bool = True,
 ) -> Catalog:
     """Derive the facts from ``episodes`` on ``engine`` and build every protected cube.
 
-    ``on_progress(table id, step, steps)`` is told each step of each table (counting and
-    protecting); a Rich progress bar shows the same on the console.
+    A year's cells depend on that year's facts alone (no cell, line or linked cell adds two
+    years), so the build goes a year at a time (``by_year``; False: all years at once, the same
+    catalogue, the tests' reference): the year's facts, its cells counted, then its protection
+    (the elimination of all tables in one matrix, the certificates, the linking) on a thread
+    while the engine counts the next year. Memory holds one year's facts and two years'
+    counted cells, whatever the number of years. ``on_progress(table id, step, steps)`` is told
+    each step of each table (counting and protecting); a Rich progress bar shows the same.
     """
     from samhandling.console import progress
 
-    register_contact_facts(engine, borders=borders, blocks=blocks)
     threshold, version = disclosure_threshold(rules)
     method, method_version = secondary_method(rules)
     version = f"{version}, {method_version} ({method})"
-    years = _data_years(engine)
-    districts = _districts(engine)
+    years = fact_years(engine)
+    districts = catalog_districts(engine, borders)
     specs = catalog_specs(rules, borders=borders, years=years, blocks=blocks, districts=districts)
     if only:
         specs = [s for s in specs if s.id in set(only)]
     facts = {s.facts for s in specs}
     if PAYMENT_FACTS in facts:
-        register_payment_facts(engine, rules, borders=borders)
+        prepare_payment_facts(engine, rules, borders=borders)
     if READMISSION_FACTS in facts:
-        register_readmission_facts(engine, rules)
-    counted: dict[str, CountedCube] = {}
-    steps_of: dict[str, int] = {}  # counting queries + 1 (protecting) per table
+        register_contact_facts(engine, borders=borders, blocks=blocks, stays_only=True)
+        register_readmission_facts(engine, rules, name=READMISSION_SOURCE)
+    parts = [[y] for y in years] if by_year else [years]
+    standardised = next((s for s in specs if s.id == STANDARDISED_TABLE), None)
+    rates: Rates = {}
+    protected: dict[str, list[CountedCube]] = {s.id: [] for s in specs}
     with progress() as bar:
-        task = bar.add_task("Bygger og prikker tabeller", total=2 * len(specs) + 1)
-        for spec in specs:
+        task = bar.add_task("Bygger og prikker tabeller", total=len(parts) * (2 * len(specs) + 1))
 
-            def step(done: int, steps: int, table: str = spec.id) -> None:
-                steps_of[table] = steps
-                bar.update(task, description=f"Teller tabell {table} ({done}/{steps})")
-                if on_progress:
-                    on_progress(table, done, steps)
+        def protect(counted: dict[str, CountedCube], label: str) -> None:
+            _protect_part(
+                counted,
+                threshold=threshold,
+                method=method,
+                label=label,
+                bar=bar,
+                task=task,
+                on_progress=on_progress,
+            )
+            for table, one in counted.items():
+                protected[table].append(one)
 
-            counting = counting_spec(spec) if spec.id == STANDARDISED_TABLE else spec
-            counted[spec.id] = counted_cube(engine, counting, step)
-            bar.advance(task)
-        for table, weights in link_weights(counted).items():
-            counted[table].weights = weights
-        patterns: dict[str, npt.NDArray[np.bool_]] = {}
-        if method == "gauss":
+        with ThreadPoolExecutor(max_workers=1) as protecting:
+            pending: Future[None] | None = None
+            for part in parts:
+                label = _part_label(part)
+                register_contact_facts(engine, borders=borders, blocks=blocks, years=part)
+                if PAYMENT_FACTS in facts:
+                    payment_facts_of_years(engine, rules, part)
+                if READMISSION_FACTS in facts:
+                    engine.create_table(
+                        READMISSION_FACTS,
+                        f"SELECT * FROM {READMISSION_SOURCE} WHERE {in_years('year', part)}",
+                    )
+                counted: dict[str, CountedCube] = {}
+                for spec in specs:
 
-            def eliminating(part: str) -> None:
-                bar.update(task, description=f"Gauss-eliminasjon av alle tabellene, {part}")
+                    def step(
+                        done: int, steps: int, table: str = spec.id, part: str = label
+                    ) -> None:
+                        bar.update(
+                            task, description=f"Teller tabell {table}, {part} ({done}/{steps})"
+                        )
+                        if on_progress:
+                            on_progress(table, done, steps)
 
-            patterns, _shared = linked_elimination(counted, threshold, on_year=eliminating)
-        for table, one in counted.items():
-            bar.update(task, description=f"Prikker tabell {table}")
-            if method == "gauss":
-                one.protect(threshold, method=method, pattern=patterns[table])
-            else:
-                one.protect(threshold, method=method)
-            if on_progress:
-                on_progress(table, steps_of.get(table, 1), steps_of.get(table, 1))
-            bar.advance(task)
-
-        def linking(round_: int, tables: Sequence[str]) -> None:
-            names = ", ".join(tables)
-            bar.update(task, description=f"Samordner prikkingen, runde {round_} ({names})")
-            if on_progress:
-                on_progress(f"{names} (samordnet prikking, runde {round_})", 1, 1)
-
-        link_protection(counted, threshold, on_round=linking, certify=method != "gauss")
-        bar.advance(task)
+                    counting = counting_spec(spec) if spec.id == STANDARDISED_TABLE else spec
+                    counted[spec.id] = counted_cube(engine, counting, step)
+                    bar.advance(task)
+                if standardised is not None:
+                    rates.update(standardised_rates(engine, rules, standardised, part))
+                if pending is not None:
+                    pending.result()
+                pending = protecting.submit(contextvars.copy_context().run, protect, counted, label)
+            if pending is not None:
+                pending.result()
+    for relation in (FACTS, PAYMENT_FACTS, READMISSION_FACTS, READMISSION_SOURCE):
+        if engine.has_relation(relation):
+            engine.drop(relation)
     cubes: dict[str, ProtectedCube] = {}
     for spec in specs:
-        cube = counted[spec.id].finish(
+        whole = _joined(protected[spec.id])
+        cube = whole.finish(
             engine, threshold=threshold, rule_version=version, borders=borders, built=built
         )
         if spec.id == STANDARDISED_TABLE:
-            cube = attach_standardised_rates(engine, rules, spec, cube)
+            cube = with_standardised_rates(spec, cube, rates)
         cubes[spec.id] = cube
     peers, peer_year = _peer_index(engine, rules, borders, years)
     return Catalog(cubes, borders, peers, peer_year, years=years, districts=districts)
+
+
+def _part_label(part: Sequence[int]) -> str:
+    if not part:
+        return "ingen år"
+    return str(part[0]) if len(part) == 1 else f"{part[0]}–{part[-1]}"
+
+
+def _protect_part(
+    counted: dict[str, CountedCube],
+    *,
+    threshold: int,
+    method: str,
+    label: str,
+    bar: Any,
+    task: Any,
+    on_progress: Callable[[str, int, int], None] | None,
+) -> None:
+    """Protect one part's counted cubes (all linked tables of those years together)."""
+    for table, weights in link_weights(counted).items():
+        counted[table].weights = weights
+    patterns: dict[str, npt.NDArray[np.bool_]] = {}
+    if method == "gauss":
+
+        def eliminating(part: str) -> None:
+            bar.update(task, description=f"Gauss-eliminasjon av alle tabellene, {part}")
+
+        patterns, _shared = linked_elimination(counted, threshold, on_year=eliminating)
+    for table, one in counted.items():
+        bar.update(task, description=f"Prikker tabell {table}, {label}")
+        if method == "gauss":
+            one.protect(threshold, method=method, pattern=patterns[table])
+        else:
+            one.protect(threshold, method=method)
+        if on_progress:
+            on_progress(table, 1, 1)
+        bar.advance(task)
+
+    def linking(round_: int, tables: Sequence[str]) -> None:
+        names = ", ".join(tables)
+        bar.update(task, description=f"Samordner prikkingen, {label}, runde {round_} ({names})")
+        if on_progress:
+            on_progress(f"{names} (samordnet prikking, runde {round_})", 1, 1)
+
+    link_protection(counted, threshold, on_round=linking, certify=method != "gauss")
+    bar.advance(task)
+
+
+def _joined(parts: Sequence[CountedCube]) -> CountedCube:
+    """One table's protected parts (years) as one, its cells in code order again."""
+    if len(parts) == 1:
+        return parts[0]
+    spec = parts[0].spec
+    cells = pa.concat_tables([p.cells for p in parts])
+    reasons = np.concatenate([p.reasons for p in parts])
+    proven = np.concatenate([p.protected.proven for p in parts], axis=1)
+    order = pc.sort_indices(cells, sort_keys=[(d.id, "ascending") for d in spec.dimensions])
+    at = order.to_numpy()
+    return CountedCube(spec, cells.take(order), Protection(reasons[at], proven[:, at]))

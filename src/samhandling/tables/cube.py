@@ -1060,10 +1060,14 @@ class CountedCube:
         return coords, axes, patients, (first + 1.0) * weight, self.part_lines
 
     @property
-    def reasons(self) -> npt.NDArray[np.int8]:
+    def protected(self) -> Protection:
         if self.protection is None:
             raise TableError(f"Tabell {self.spec.id} er ikke prikket ennå")
-        return self.protection.reasons
+        return self.protection
+
+    @property
+    def reasons(self) -> npt.NDArray[np.int8]:
+        return self.protected.reasons
 
     def finish(
         self,

@@ -259,7 +259,12 @@ def hypercube_protection(
     must = np.zeros(n, dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
     weight = None if weights is None else np.asarray(weights, dtype=np.float64)
     parts = independent_parts(coords, axes)
-    if len(parts) == 1:
+    # One part with every code of every axis: protected as it is. Otherwise each part on the
+    # codes it has (a cube of one year on axes that name other years' codes too is protected
+    # exactly as that year's part of the whole cube).
+    if len(parts) == 1 and all(
+        len(mine.codes) == len(axis.codes) for mine, axis in zip(parts[0][1], axes, strict=True)
+    ):
         return _protect(
             _Part(coords, list(axes), pat, values, threshold, hidden, proven, must, weight)
         )

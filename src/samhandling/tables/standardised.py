@@ -34,9 +34,12 @@ from samhandling.tables.dimensions import COUNTRY, Dimension
 __all__ = [
     "RATE_MEASURES",
     "SOMATIC_STAYS",
+    "Rates",
     "attach_standardised_rates",
     "counting_spec",
+    "standardised_rates",
     "standardised_spec",
+    "with_standardised_rates",
 ]
 
 SOMATIC_STAYS = "f.sector = 'somatic' AND f.is_stay = 1"
@@ -119,16 +122,28 @@ def counting_spec(spec: CubeSpec) -> CubeSpec:
     return dataclasses.replace(spec, measures=(_STAYS,))
 
 
+Rates = dict[tuple[str, str], tuple[float | None, ...]]
+
+
 def attach_standardised_rates(
     engine: Engine, rules: RuleSet, spec: CubeSpec, protected: ProtectedCube
 ) -> ProtectedCube:
     """SD09: the protected stays of :func:`counting_spec` with the rates of every published
     municipality and the country attached (a withheld cell hides every measure)."""
-    threshold, rule_version = protected.threshold, protected.rule_version
-    rates: dict[tuple[str, str], tuple[float | None, ...]] = {}
+    return with_standardised_rates(spec, protected, standardised_rates(engine, rules, spec))
+
+
+def standardised_rates(
+    engine: Engine, rules: RuleSet, spec: CubeSpec, years: Sequence[int] | None = None
+) -> Rates:
+    """(region, year) → SD09's rates, from the contact facts on ``engine``, for the years of the
+    period dimension (those of ``years`` only, when given: the facts hold those)."""
+    rates: Rates = {}
     where = SOMATIC_STAYS.replace("f.is_stay = 1", "TRUE")
     for year_code, _ in spec.dimension("period").codes:
         year = int(year_code)
+        if years is not None and year not in years:
+            continue
         indirect = {
             str(r["residence"]): r["ratio"]
             for r in indirect_standardised_ratios(engine, rules, year=year, where=where).to_pylist()
@@ -147,6 +162,15 @@ def attach_standardised_rates(
                 r["ci_high"],
                 indirect.get(code),
             )
+    return rates
+
+
+def with_standardised_rates(
+    spec: CubeSpec, protected: ProtectedCube, rates: Rates
+) -> ProtectedCube:
+    """SD09 (``spec``): the protected stays of :func:`counting_spec` with ``rates`` attached
+    (a withheld cell hides every measure)."""
+    threshold, rule_version = protected.threshold, protected.rule_version
     cells = protected.cells
     keys = zip(cells["region"].to_pylist(), cells["period"].to_pylist(), strict=True)
     columns: list[list[Any]] = [[] for _ in RATE_MEASURES]
