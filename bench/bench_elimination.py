@@ -21,7 +21,11 @@ import numpy as np
 
 import gauss_python
 from catalogue_setup import add_data_arguments, catalogue_specs
-from samhandling.indicators.payments import PAYMENT_FACTS, register_payment_facts
+from samhandling.indicators.payments import (
+    PAYMENT_FACTS,
+    payment_facts_of_years,
+    prepare_payment_facts,
+)
 from samhandling.indicators.readmission import READMISSION_FACTS, register_readmission_facts
 from samhandling.tables import gauss
 from samhandling.tables.catalog import STANDARDISED_TABLE, link_weights, linked_elimination
@@ -38,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         engine, rules, threshold, specs = catalogue_specs(args, Path(scratch))
         facts = {s.facts for s in specs}
         if PAYMENT_FACTS in facts:
-            register_payment_facts(engine, rules, borders=args.borders)
+            prepare_payment_facts(engine, rules, borders=args.borders)
+            payment_facts_of_years(engine, rules)
         if READMISSION_FACTS in facts:
             register_readmission_facts(engine, rules)
         started = time.perf_counter()

@@ -105,7 +105,11 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
             out[name] = hashlib.sha256(repr(sorted(cells, key=repr)).encode()).hexdigest()[:16]
     else:
         from catalogue_setup import contact_facts_and_specs
-        from samhandling.indicators.payments import PAYMENT_FACTS, register_payment_facts
+        from samhandling.indicators.payments import (
+            PAYMENT_FACTS,
+            payment_facts_of_years,
+            prepare_payment_facts,
+        )
         from samhandling.indicators.readmission import (
             READMISSION_FACTS,
             register_readmission_facts,
@@ -117,7 +121,8 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         specs = contact_facts_and_specs(engine, rules, args.borders)
         facts = {s.facts for s in specs}
         if PAYMENT_FACTS in facts:
-            register_payment_facts(engine, rules, borders=args.borders)
+            prepare_payment_facts(engine, rules, borders=args.borders)
+            payment_facts_of_years(engine, rules)
         if READMISSION_FACTS in facts:
             register_readmission_facts(engine, rules)
         for spec in specs:

@@ -79,7 +79,11 @@ def test_a_year_at_a_time_gives_the_very_same_catalogue(both: tuple[Catalog, Cat
         assert other.cells.schema == cube.cells.schema, table_id
         for column in cube.cells.column_names:
             a, b = other.cells[column], cube.cells[column]
-            differ = [i for i, (x, y) in enumerate(zip(a.to_pylist(), b.to_pylist())) if x != y]
+            differ = [
+                i
+                for i, (x, y) in enumerate(zip(a.to_pylist(), b.to_pylist(), strict=True))
+                if x != y
+            ]
             assert not differ, (table_id, column, len(differ), differ[:5])
         assert other.population == cube.population, table_id
         hidden += cube.suppressed_cells

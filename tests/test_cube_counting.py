@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from samhandling.engine import DuckDBEngine, Engine
 from samhandling.indicators.facts import fact_years, register_contact_facts
-from samhandling.indicators.payments import register_payment_facts
+from samhandling.indicators.payments import payment_facts_of_years, prepare_payment_facts
 from samhandling.indicators.readmission import register_readmission_facts
 from samhandling.instruments.frames import contract_table
 from samhandling.rules import load_rules
@@ -291,7 +291,8 @@ def _catalogue_engine(
     )
     facts = {s.facts for s in specs}
     if PAYMENT_FACTS in facts and engine.has_relation("events"):
-        register_payment_facts(engine, rules, borders=borders)
+        prepare_payment_facts(engine, rules, borders=borders)
+        payment_facts_of_years(engine, rules)
     if READMISSION_FACTS in facts:
         register_readmission_facts(engine, rules)
     usable = [

@@ -7,10 +7,10 @@ billed day costs the paying municipality). This module only sums them per munici
 divides by the population, keeping DECIMAL money (exact to the øre until the final rounding of
 the per-inhabitant figure to the øre, half up).
 
-:func:`register_payment_facts` builds the ``payment_facts`` relation the payment table (SD06)
-counts from: one row per co-financed episode and one per billed discharge-ready line, dated by
-activity date (co-financing) or invoice month (discharge-ready days), placed by the paying
-municipality mapped to one chosen year's borders like :mod:`samhandling.indicators.facts`.
+:func:`prepare_payment_facts` and :func:`payment_facts_of_years` build the ``payment_facts``
+relation the payment table (SD06) counts from: one row per co-financed episode and one per
+billed discharge-ready line, dated by activity date (co-financing) or invoice month
+(discharge-ready days), placed by the paying municipality mapped to one chosen year's borders like :mod:`samhandling.indicators.facts`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ __all__ = [
     "discharge_ready_payments_per_inhabitant",
     "payment_facts_of_years",
     "prepare_payment_facts",
-    "register_payment_facts",
 ]
 
 PAYMENT_FACTS = "payment_facts"
@@ -119,19 +118,6 @@ def discharge_ready_payments_per_inhabitant(
     )
 
 
-def register_payment_facts(
-    engine: Engine, rules: RuleSet, *, borders: int, years: Sequence[int] | None = None
-) -> None:
-    """Materialise ``payment_facts``: patient_id, residence, year, month, kmf_ore, dr_ore, dr_days.
-
-    Money is in whole øre (BIGINT) so that every sum is exact; the tables show kroner.
-    ``years`` keeps the rows of those years only (:func:`prepare_payment_facts` once, then
-    :func:`payment_facts_of_years` per year, is the same a year at a time).
-    """
-    prepare_payment_facts(engine, rules, borders=borders)
-    payment_facts_of_years(engine, rules, years)
-
-
 def _has_dr(engine: Engine) -> bool:
     return engine.has_relation("events")
 
@@ -140,18 +126,26 @@ def prepare_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> No
     """What every year's payment facts share: the discharge-ready lines of all stays (a stay's
     lines fall in the invoice months of several years) as ``pay_dr``, and the residence mapping
     of every year of the data (``pay_residence``, ``pay_residence_any``)."""
-    from samhandling.instruments.discharge_ready import prepare_discharge_ready_lines
+    from samhandling.instruments.discharge_ready import discharge_ready_lines
 
     years = set(episode_years(engine))
     if _has_dr(engine):
-        lines = prepare_discharge_ready_lines(engine, rules)
+        # The lines (discharge-ready stays only: few) pass through Arrow, so that what is made
+        # from them does not carry their long query along (Spark plans it again on every use).
+        engine.register_arrow(
+            "pay_dr_lines",
+            discharge_ready_lines(engine, rules).select(
+                ["patient_id", "paying_municipality", "invoice_month", "days", "amount", "billed"]
+            ),
+        )
         engine.create_table(
             "pay_dr",
             "SELECT d.patient_id, d.paying_municipality AS municipality, "
             "CAST(EXTRACT(YEAR FROM d.invoice_month) AS INTEGER) AS year, "
             "CAST(EXTRACT(MONTH FROM d.invoice_month) AS INTEGER) AS month, "
             "CAST(0 AS BIGINT) AS kmf_ore, CAST(ROUND(d.amount * 100, 0) AS BIGINT) AS dr_ore, "
-            f"CAST(d.days AS BIGINT) AS dr_days FROM {lines} AS d WHERE d.billed AND d.days > 0",
+            "CAST(d.days AS BIGINT) AS dr_days FROM pay_dr_lines AS d "
+            "WHERE d.billed AND d.days > 0",
         )
         found = engine.query("SELECT DISTINCT year FROM pay_dr")["year"].to_pylist()
         years |= {int(y) for y in found if y is not None}

@@ -193,9 +193,15 @@ def register_readmission_facts(
     names: tuple[Literal["steering", "quality"], ...] = ("steering", "quality")
     for definition in names:
         steering = definition == "steering"
-        # Each definition's episodes a table of their own: one query holding both would repeat
-        # the names of their common table expressions (Spark refuses that).
-        engine.create_table(f"readm_{definition}", _index_episodes_sql(rules, definition))
+        # Each definition's episodes apart (one query holding both would repeat the names of
+        # their common table expressions: Spark refuses that), through Arrow, so that what is
+        # made from them does not carry their window functions along.
+        engine.register_arrow(
+            f"readm_{definition}",
+            engine.query(_index_episodes_sql(rules, definition)).select(
+                ["patient_id", "episode_end", "residence", "readmitted"]
+            ),
+        )
         parts.append(
             "SELECT x.patient_id, x.residence, x.episode_end, "
             f"{1 if steering else 0} AS idx_steering, "

@@ -42,7 +42,6 @@ __all__ = [
     "discharge_ready_lines",
     "discharge_ready_statistics",
     "discharge_ready_stays",
-    "prepare_discharge_ready_lines",
 ]
 
 DISCHARGE_READY_RULES: tuple[str, ...] = (
@@ -328,15 +327,6 @@ def _prepare(
             "dr_periods", " UNION ALL ".join(f"SELECT * FROM dr_periods_{y}" for y in chunks)
         )
     engine.create_table("dr_lines", _lines_sql(rules))
-
-
-def prepare_discharge_ready_lines(
-    engine: Engine, rules: RuleSet, *, as_of: date | None = None
-) -> str:
-    """Make the lines of :func:`discharge_ready_lines` inside the engine, for a caller that
-    reads them there (the tables' payment facts); the name of the relation that holds them."""
-    _prepare(engine, rules, as_of=as_of, episodes="episodes", events="events")
-    return "dr_lines"
 
 
 def discharge_ready_lines(

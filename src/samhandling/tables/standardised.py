@@ -35,7 +35,6 @@ __all__ = [
     "RATE_MEASURES",
     "SOMATIC_STAYS",
     "Rates",
-    "attach_standardised_rates",
     "counting_spec",
     "standardised_rates",
     "standardised_spec",
@@ -96,7 +95,8 @@ def _years(years: Sequence[int]) -> Dimension:
 
 def standardised_spec(region: Dimension, years: Sequence[int]) -> CubeSpec:
     """The table SD09 (its dimensions and measures: the catalogue counts :func:`counting_spec`
-    with the other tables and :func:`attach_standardised_rates` adds the rates)."""
+    with the other tables; :func:`standardised_rates` and :func:`with_standardised_rates` add
+    the rates)."""
     return CubeSpec(
         id="SD09",
         title="Somatiske døgnopphold per 1 000 innbyggere, rå og standardisert, etter bosted og år",
@@ -123,14 +123,6 @@ def counting_spec(spec: CubeSpec) -> CubeSpec:
 
 
 Rates = dict[tuple[str, str], tuple[float | None, ...]]
-
-
-def attach_standardised_rates(
-    engine: Engine, rules: RuleSet, spec: CubeSpec, protected: ProtectedCube
-) -> ProtectedCube:
-    """SD09: the protected stays of :func:`counting_spec` with the rates of every published
-    municipality and the country attached (a withheld cell hides every measure)."""
-    return with_standardised_rates(spec, protected, standardised_rates(engine, rules, spec))
 
 
 def standardised_rates(
