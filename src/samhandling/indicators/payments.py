@@ -10,7 +10,8 @@ the per-inhabitant figure to the øre, half up).
 :func:`prepare_payment_facts` and :func:`payment_facts_of_years` build the ``payment_facts``
 relation the payment table (SD06) counts from: one row per co-financed episode and one per
 billed discharge-ready line, dated by activity date (co-financing) or invoice month
-(discharge-ready days), placed by the paying municipality mapped to one chosen year's borders like :mod:`samhandling.indicators.facts`.
+(discharge-ready days), placed by the paying municipality mapped to one chosen year's borders
+like :mod:`samhandling.indicators.facts`.
 """
 
 from __future__ import annotations
