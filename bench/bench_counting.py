@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         engine, _rules, _threshold, specs = catalogue_specs(args, Path(scratch))
         if args.threads:
-            engine.connection.execute(f"SET threads = {int(args.threads)}")
+            engine.set_threads(int(args.threads))
         threads = engine.query("SELECT current_setting('threads') AS t")["t"][0].as_py()
         contacts = engine.query("SELECT COUNT(*) AS n FROM contact_facts")["n"][0].as_py()
         print(

@@ -50,6 +50,29 @@ def test_query_error_carries_sql(engine: Engine) -> None:
     assert "no_such_column" in err.value.sql
 
 
+@pytest.mark.parametrize("call", ["query", "create_table", "create_view"])
+def test_every_statement_fails_the_same_way(
+    engine: Engine, call: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One execution path (Engine._execute): the failing statement comes back as a QueryError
+    with the SQL the backend ran, one clause a line, and every statement is logged."""
+    sql = "SELECT a, missing_b FROM (SELECT 1 AS a) AS t WHERE a > 0"
+    with caplog.at_level("DEBUG", logger="samhandling.engine"), pytest.raises(QueryError) as err:
+        if call == "query":
+            engine.query(sql)
+        elif call == "create_table":
+            engine.create_table("broken", sql)
+        else:
+            engine.create_view("broken", sql)
+            engine.query("SELECT * FROM broken")  # Spark analyses a view when it is made
+    assert err.value.engine == engine.name
+    lines = [line.strip() for line in err.value.sql.splitlines()]
+    assert lines[0] == "SELECT" and "FROM (" in lines and "WHERE" in lines
+    assert "missing_b" in str(err.value)
+    assert any("missing_b" in r.getMessage() for r in caplog.records)
+    assert not engine.has_relation("broken")
+
+
 def test_transpile_is_single_statement() -> None:
     assert "SELECT" in to_spark("SELECT 1 AS a")
 

@@ -520,7 +520,8 @@ def test_windows_csv_with_bom_and_crlf(tmp_path: Path) -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.text(alphabet="AIZSi0129.*† ", max_size=8), min_size=1, max_size=30))
 def test_sql_icd10_normalisation_matches_refdata_normalise(raw_codes: list[str]) -> None:
-    from samhandling.ingest.validate import ICD10_PATTERN, _normalise_icd10_sql, sql_string
+    from samhandling.engine.sql import sql_string
+    from samhandling.ingest.validate import ICD10_PATTERN, _normalise_icd10_sql
 
     with DuckDBEngine() as engine:
         engine.register_arrow("codes", pa.table({"code": pa.array(raw_codes, pa.string())}))

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from samhandling.config import warehouse_dir
 from samhandling.contract import COLUMNS, CONTRACT_VERSION, KINDS, PRIMARY_KEY, Kind, arrow_schema
 from samhandling.engine import Engine, make_engine
+from samhandling.engine.sql import sql_string
 from samhandling.errors import SamhandlingError
 from samhandling.ingest.delivery import (
     DEFAULT_SENDER,
@@ -54,7 +55,6 @@ from samhandling.ingest.validate import (
     delivery_years,
     ident,
     open_source,
-    sql_string,
     validate_file,
     warehouse_keys_relation,
 )

@@ -3,24 +3,53 @@
 Computations are written once as SQL in DuckDB's dialect. The DuckDB engine runs it as is; the
 Spark engine transpiles it with sqlglot (see :mod:`samhandling.engine.dialect`). Inputs are
 registered as named relations (Parquet files or Arrow tables); results come back as Arrow tables.
+
+Execution is owned here, the way Splink's database API owns it: :meth:`Engine.query`,
+:meth:`Engine.create_table`, :meth:`Engine.create_view` and :meth:`Engine.write_parquet` translate
+the statement to the engine's dialect, log it, run it through the engine's backend call (the
+``_run_*`` methods, the only thing an engine implements) and turn any backend failure into one
+:class:`~samhandling.errors.QueryError` carrying the failing SQL pretty-printed. No caller
+reaches a backend's connection or cursor.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pyarrow as pa
+import sqlglot
+from sqlglot.errors import SqlglotError
+
+from samhandling.errors import QueryError
 
 EngineName = Literal["duckdb", "spark"]
+
+LOG = logging.getLogger("samhandling.engine")
+_T = TypeVar("_T")
+
+
+def pretty_sql(sql: str, dialect: str) -> str:
+    """``sql`` laid out one clause a line (sqlglot), for error messages and logs; the text as
+    it is where sqlglot cannot parse it (the error may be exactly that)."""
+    try:
+        return ";\n".join(sqlglot.transpile(sql, read=dialect, write=dialect, pretty=True))
+    except SqlglotError:
+        return sql
 
 
 class Engine(ABC):
     """A query engine: register relations by name, run SQL, get Arrow back."""
 
     name: EngineName
+    #: sqlglot's name of the SQL the backend runs (after :meth:`_translate`).
+    dialect: str
+    #: What the backend raises for a statement it cannot run (wrapped in QueryError).
+    backend_errors: tuple[type[BaseException], ...]
 
     @abstractmethod
     def register_parquet(self, name: str, paths: Sequence[Path]) -> None:
@@ -43,24 +72,66 @@ class Engine(ABC):
         :class:`~samhandling.errors.QueryError` when it is first read, never loses rows.
         """
 
-    @abstractmethod
     def write_parquet(self, sql: str, path: Path, *, schema: pa.Schema | None = None) -> int:
         """Write the result of ``sql`` to one Parquet file (zstd) without holding it in memory;
         ``schema``: cast to exactly that schema. Rows come in the query's order. Returns the
         number of rows written."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return self._execute(
+            f"write {path.name}", sql, lambda native: self._run_write(native, path, schema)
+        )
 
-    @abstractmethod
     def query(self, sql: str) -> pa.Table:
         """Run one SELECT (DuckDB dialect) and return its result."""
+        return self._execute("query", sql, self._run_query)
 
-    @abstractmethod
     def create_table(self, name: str, sql: str) -> None:
         """Materialise the result of ``sql`` as relation ``name`` (replacing any earlier one)."""
+        self._execute(f"table {name}", sql, lambda native: self._run_table(name, native))
 
-    @abstractmethod
     def create_view(self, name: str, sql: str) -> None:
         """Name the query ``sql`` as relation ``name``, evaluated where it is used (nothing is
         materialised; replaces any earlier relation of that name)."""
+        self._execute(f"view {name}", sql, lambda native: self._run_view(name, native))
+
+    def _translate(self, sql: str) -> str:
+        """The statement in the backend's dialect (DuckDB's own: unchanged)."""
+        return sql
+
+    def _execute(self, what: str, sql: str, run: Callable[[str], _T]) -> _T:
+        """The one place a statement runs: translated, logged, timed, errors wrapped."""
+        try:
+            native = self._translate(sql)
+        except Exception as exc:
+            raise QueryError(self.name, pretty_sql(sql, "duckdb"), exc) from exc
+        LOG.debug("%s %s:\n%s", self.name, what, native)
+        start = time.perf_counter()
+        try:
+            result = run(native)
+        except QueryError:
+            raise
+        except self.backend_errors as exc:
+            LOG.debug("%s %s failed after %.3f s: %s", self.name, what, _since(start), exc)
+            raise QueryError(self.name, pretty_sql(native, self.dialect), exc) from exc
+        LOG.debug("%s %s done in %.3f s", self.name, what, _since(start))
+        return result
+
+    @abstractmethod
+    def _run_query(self, sql: str) -> pa.Table:
+        """Backend call: run one SELECT in the backend's dialect, return it as Arrow."""
+
+    @abstractmethod
+    def _run_table(self, name: str, sql: str) -> None:
+        """Backend call: materialise ``sql`` as relation ``name`` (replacing any earlier)."""
+
+    @abstractmethod
+    def _run_view(self, name: str, sql: str) -> None:
+        """Backend call: name ``sql`` as view ``name`` (replacing any earlier relation)."""
+
+    @abstractmethod
+    def _run_write(self, sql: str, path: Path, schema: pa.Schema | None) -> int:
+        """Backend call: stream ``sql``'s rows into one Parquet file at ``path`` (its folder
+        exists), cast to ``schema`` if given; the number of rows."""
 
     @abstractmethod
     def drop(self, name: str) -> None:
@@ -83,3 +154,7 @@ class Engine(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start

@@ -12,13 +12,10 @@ import pyarrow.parquet as pq
 
 from samhandling.engine.base import Engine
 from samhandling.engine.dialect import quote_ident
+from samhandling.engine.sql import sql_string
 from samhandling.errors import QueryError
 
 _BATCH_ROWS = 1_000_000
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class DuckDBEngine(Engine):
@@ -31,6 +28,8 @@ class DuckDBEngine(Engine):
     """
 
     name = "duckdb"
+    dialect = "duckdb"
+    backend_errors = (duckdb.Error,)
 
     def __init__(
         self,
@@ -43,23 +42,22 @@ class DuckDBEngine(Engine):
     ) -> None:
         self._one_thread = one_thread
         self._conn = duckdb.connect(str(database))
-        if threads is not None:
-            self._conn.execute(f"SET threads = {int(threads)}")
-        if memory_limit is not None:
-            self._conn.execute(f"SET memory_limit = {_sql_string(memory_limit)}")
-        if temp_directory is not None:
-            # Where DuckDB spills what does not fit under the memory limit.
-            self._conn.execute(f"SET temp_directory = {_sql_string(str(temp_directory))}")
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._arrow_keep: dict[str, pa.Table] = {}
         self._relations: set[str] = set()
+        if threads is not None:
+            self.set_threads(threads)
+        if memory_limit is not None:
+            self._statement("settings", f"SET memory_limit = {sql_string(memory_limit)}")
+        if temp_directory is not None:
+            # Where DuckDB spills what does not fit under the memory limit.
+            self._statement("settings", f"SET temp_directory = {sql_string(str(temp_directory))}")
 
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """The underlying connection (for tools such as ingest that need DuckDB itself)."""
-        return self._conn
+    def set_threads(self, threads: int) -> None:
+        """How many threads DuckDB runs each query on (its default: every core)."""
+        self._statement("settings", f"SET threads = {int(threads)}")
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         if self._one_thread or threading.current_thread() is threading.main_thread():
@@ -79,22 +77,23 @@ class DuckDBEngine(Engine):
     def register_parquet(self, name: str, paths: Sequence[Path]) -> None:
         if not paths:
             raise ValueError(f"no Parquet files for relation {name!r}")
-        files = ", ".join(_sql_string(str(p)) for p in paths)
-        self._run(
+        files = ", ".join(sql_string(str(p)) for p in paths)
+        self._statement(
+            f"view {name}",
             f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
-            f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
+            f"SELECT * FROM read_parquet([{files}], union_by_name = true)",
         )
         self._relations.add(name)
 
     def register_numbered_file(
         self, name: str, path: Path, *, csv_columns: Sequence[str] | None = None
     ) -> None:
-        literal = _sql_string(str(path))
+        literal = sql_string(str(path))
         if csv_columns is not None:
             # The dialect is fixed by the contract; DuckDB's sniffer is off because on a
             # malformed file it may pick another line as the header and silently return fewer
             # rows.
-            columns = ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in csv_columns)
+            columns = ", ".join(f"{sql_string(c)}: 'VARCHAR'" for c in csv_columns)
             reader = (
                 f"read_csv({literal}, auto_detect = false, header = true, delim = ',', "
                 f"quote = '\"', escape = '\"', comment = '', encoding = 'utf-8', "
@@ -103,26 +102,20 @@ class DuckDBEngine(Engine):
         else:
             reader = f"read_parquet({literal})"
         # ROW_NUMBER() OVER () streams in input order in DuckDB (a streaming window).
-        self._run(
+        self._statement(
+            f"view {name}",
             f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
-            f"SELECT CAST(ROW_NUMBER() OVER () AS BIGINT) AS _row_no, * FROM {reader}"
+            f"SELECT CAST(ROW_NUMBER() OVER () AS BIGINT) AS _row_no, * FROM {reader}",
         )
         self._relations.add(name)
 
-    def write_parquet(self, sql: str, path: Path, *, schema: pa.Schema | None = None) -> int:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _run_write(self, sql: str, path: Path, schema: pa.Schema | None) -> int:
         rows = 0
-        try:
-            relation = self._cursor().sql(sql)
-            if relation is None:
-                raise QueryError(self.name, sql, ValueError("not a query: returns no rows"))
-            reader = relation.to_arrow_reader(_BATCH_ROWS)
-            with pq.ParquetWriter(path, schema or reader.schema, compression="zstd") as writer:
-                for batch in reader:
-                    writer.write_batch(batch if schema is None else batch.cast(schema))
-                    rows += batch.num_rows
-        except duckdb.Error as exc:
-            raise QueryError(self.name, sql, exc) from exc
+        reader = self._relation(sql).to_arrow_reader(_BATCH_ROWS)
+        with pq.ParquetWriter(path, schema or reader.schema, compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(batch if schema is None else batch.cast(schema))
+                rows += batch.num_rows
         return rows
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
@@ -134,12 +127,12 @@ class DuckDBEngine(Engine):
                 cur.register(name, table)
         self._relations.add(name)
 
-    def create_table(self, name: str, sql: str) -> None:
-        self._run(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {sql}")
+    def _run_table(self, name: str, sql: str) -> None:
+        self._cursor().execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {sql}")
         self._relations.add(name)
 
-    def create_view(self, name: str, sql: str) -> None:
-        self._run(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {sql}")
+    def _run_view(self, name: str, sql: str) -> None:
+        self._cursor().execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {sql}")
         self._relations.add(name)
 
     def drop(self, name: str) -> None:
@@ -160,27 +153,26 @@ class DuckDBEngine(Engine):
             )
             if kind is not None:
                 what = "VIEW" if kind[0] == "VIEW" else "TABLE"
-                self._run(f"DROP {what} IF EXISTS {quote_ident(name)}")
+                self._statement(f"drop {name}", f"DROP {what} IF EXISTS {quote_ident(name)}")
         self._relations.discard(name)
 
     def has_relation(self, name: str) -> bool:
         return name in self._relations
 
-    def query(self, sql: str) -> pa.Table:
-        try:
-            relation = self._cursor().sql(sql)
-            if relation is None:
-                raise QueryError(self.name, sql, ValueError("not a query: returns no rows"))
-            result: pa.Table = relation.to_arrow_table()
-        except duckdb.Error as exc:
-            raise QueryError(self.name, sql, exc) from exc
+    def _run_query(self, sql: str) -> pa.Table:
+        result: pa.Table = self._relation(sql).to_arrow_table()
         return result
 
-    def _run(self, sql: str) -> None:
-        try:
-            self._cursor().execute(sql)
-        except duckdb.Error as exc:
-            raise QueryError(self.name, sql, exc) from exc
+    def _relation(self, sql: str) -> duckdb.DuckDBPyRelation:
+        relation = self._cursor().sql(sql)
+        if relation is None:
+            raise QueryError(self.name, sql, ValueError("not a query: returns no rows"))
+        return relation
+
+    def _statement(self, what: str, sql: str) -> None:
+        """A statement of the engine's own (settings, views over files, drops), run as every
+        query is (:meth:`Engine._execute`)."""
+        self._execute(what, sql, lambda native: self._cursor().execute(native))
 
     def close(self) -> None:
         self._conn.close()

@@ -95,6 +95,10 @@ class SparkEngine(Engine):
     """
 
     name = "spark"
+    dialect = "spark"
+    # Spark's errors come from py4j (classic), gRPC (Connect) or PySpark itself: whatever the
+    # backend raises for a statement is the statement's failure.
+    backend_errors = (Exception,)
 
     def __init__(
         self,
@@ -208,16 +212,14 @@ class SparkEngine(Engine):
         self._persisted[name] = numbered
         self._relations.add(name)
 
-    def write_parquet(self, sql: str, path: Path, *, schema: pa.Schema | None = None) -> int:
-        spark_sql = self._transpile(sql)
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _run_write(self, sql: str, path: Path, schema: pa.Schema | None) -> int:
         # Spark writes a folder of part files (in the query's order when it has one); the
         # driver joins them into one file, batch by batch. The folder sits beside the target,
         # so that the executors write where the driver reads (a shared path on a cluster).
         parts = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.parts"
         rows = 0
         try:
-            frame = self._spark.sql(spark_sql)
+            frame = self._spark.sql(sql)
             frame.write.mode("overwrite").parquet(str(parts))
             if schema is None:
                 schema = frame.limit(0).toArrow().schema
@@ -227,10 +229,6 @@ class SparkEngine(Engine):
                     for batch in pq.ParquetFile(part).iter_batches(batch_size=1_000_000):
                         writer.write_batch(batch.cast(schema))
                         rows += batch.num_rows
-        except QueryError:
-            raise
-        except Exception as exc:
-            raise QueryError(self.name, spark_sql, exc) from exc
         finally:
             shutil.rmtree(parts, ignore_errors=True)
         return rows
@@ -248,26 +246,18 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(quote_ident(name))
         self._relations.add(name)
 
-    def create_table(self, name: str, sql: str) -> None:
-        spark_sql = self._transpile(sql)
-        try:
-            frame = self._spark.sql(spark_sql).cache()
-            frame.count()
-        except Exception as exc:
-            raise QueryError(self.name, spark_sql, exc) from exc
+    def _run_table(self, name: str, sql: str) -> None:
+        frame = self._spark.sql(sql).cache()
+        frame.count()
         self.drop(name)
         frame.createOrReplaceTempView(quote_ident(name))
         if self._remote is None:
             self._persisted[name] = frame
         self._relations.add(name)
 
-    def create_view(self, name: str, sql: str) -> None:
-        spark_sql = self._transpile(sql)
+    def _run_view(self, name: str, sql: str) -> None:
         self.drop(name)
-        try:
-            self._spark.sql(spark_sql).createOrReplaceTempView(quote_ident(name))
-        except Exception as exc:
-            raise QueryError(self.name, spark_sql, exc) from exc
+        self._spark.sql(sql).createOrReplaceTempView(quote_ident(name))
         self._relations.add(name)
 
     def drop(self, name: str) -> None:
@@ -282,19 +272,12 @@ class SparkEngine(Engine):
     def has_relation(self, name: str) -> bool:
         return name in self._relations
 
-    def query(self, sql: str) -> pa.Table:
-        spark_sql = self._transpile(sql)
-        try:
-            result: pa.Table = self._spark.sql(spark_sql).toArrow()
-        except Exception as exc:
-            raise QueryError(self.name, spark_sql, exc) from exc
+    def _run_query(self, sql: str) -> pa.Table:
+        result: pa.Table = self._spark.sql(sql).toArrow()
         return result
 
-    def _transpile(self, sql: str) -> str:
-        try:
-            return to_spark(sql)
-        except Exception as exc:
-            raise QueryError(self.name, sql, exc) from exc
+    def _translate(self, sql: str) -> str:
+        return to_spark(sql)
 
     def close(self) -> None:
         for frame in self._persisted.values():

@@ -22,6 +22,7 @@ from datetime import date
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import round_half_up_div
 from samhandling.indicators.definitions import IndicatorDefinition, register
 from samhandling.indicators.facts import (
     UNKNOWN_RESIDENCE,
@@ -83,9 +84,9 @@ def _per_inhabitant(engine: Engine, amounts: str, year: int) -> pa.Table:
         "CAST(ROUND(a.amount * 100, 0) AS BIGINT) AS ore FROM a "
         "JOIN p ON p.municipality = a.municipality) "
         # øre per inhabitant rounded half up (away from zero) in integer arithmetic, so that
-        # nothing passes through DOUBLE: (2|øre| + population) div (2 population), with the sign.
+        # nothing passes through DOUBLE.
         "SELECT o.municipality, CAST(o.amount AS DECIMAL(18,2)) AS amount, o.population, "
-        "CAST(CAST(SIGN(o.ore) * ((2 * ABS(o.ore) + o.population) // (2 * o.population)) "
+        f"CAST(CAST({round_half_up_div('o.ore', 'o.population')} "
         "AS DECIMAL(18, 0)) * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2)) AS per_inhabitant "
         "FROM o ORDER BY o.municipality"
     )

@@ -32,6 +32,7 @@ from samhandling.contract import (
     arrow_schema,
 )
 from samhandling.engine import Engine
+from samhandling.engine.sql import sql_string
 from samhandling.errors import QueryError, SamhandlingError
 from samhandling.ingest.reasons import REASONS
 
@@ -102,11 +103,6 @@ def duck_type(dtype: pa.DataType) -> str:
         assert isinstance(dtype, pa.Decimal128Type)
         return f"DECIMAL({dtype.precision},{dtype.scale})"
     return _DUCK_TYPES[str(dtype)]
-
-
-def sql_string(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def ident(name: str) -> str:

@@ -28,6 +28,7 @@ from typing import Literal
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import round_half_up_div, sql_string
 from samhandling.errors import ConfigError
 from samhandling.instruments._relations import (
     MONEY,
@@ -101,10 +102,6 @@ def _ore_to_money(expr: str) -> str:
     return f"CAST(CAST({expr} AS DECIMAL(18, 0)) * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2))"
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _register(engine: Engine, rules: RuleSet) -> None:
     register_rule(engine, rules, "cofinancing.share", SHARE)
     register_rule(engine, rules, "cofinancing.cap_points", POINTS)
@@ -142,8 +139,8 @@ def _episode_sql(
         if years_shift == 0
         else f"CAST(ep.activity_date + INTERVAL {int(years_shift)} YEAR AS DATE)"
     )
-    label = _sql_string(rules.label)
-    versions = _sql_string(rule_versions(rules, COFINANCING_RULES))
+    label = sql_string(rules.label)
+    versions = sql_string(rule_versions(rules, COFINANCING_RULES))
     return f"""
 WITH {tag}_ep AS (
     SELECT e.*, CAST(COALESCE(e.discharged_at, e.admitted_at) AS DATE) AS activity_date
@@ -321,7 +318,7 @@ def cofinancing_episodes_sql(
         listed = ", ".join(str(int(y)) for y in years) or "NULL"
         conditions.append(f"CAST(EXTRACT(YEAR FROM ep.activity_date) AS INTEGER) IN ({listed})")
     if episode_id is not None:
-        conditions.append(f"ep.episode_id = {_sql_string(episode_id)}")
+        conditions.append(f"ep.episode_id = {sql_string(episode_id)}")
     return _episode_sql(rules, episodes=episodes, where=" AND ".join(conditions))
 
 
@@ -433,7 +430,7 @@ SELECT
     (o.pop_base > 0 AND o.pop_target > 0) AS population_adjusted,
     CAST(
         CASE WHEN o.pop_base > 0 AND o.pop_target > 0
-            THEN (o.base_ore * o.pop_target * 2 + o.pop_base) // (2 * o.pop_base)
+            THEN {round_half_up_div("o.base_ore * o.pop_target", "o.pop_base")}
             ELSE o.base_ore
         END AS BIGINT
     ) AS forecast_ore
@@ -457,8 +454,8 @@ def cofinancing_forecast(
 SELECT f.year, f.base_year, f.municipality, f.rhf, f.rhf_name, f.base_amount, f.pop_base,
     f.pop_target, f.population_adjusted,
     {_ore_to_money("f.forecast_ore")} AS forecast,
-    {_sql_string(rules.label)} AS rule_set,
-    {_sql_string(rule_versions(rules, (*COFINANCING_RULES, "cofinancing.forecast_base_lag")))}
+    {sql_string(rules.label)} AS rule_set,
+    {sql_string(rule_versions(rules, (*COFINANCING_RULES, "cofinancing.forecast_base_lag")))}
         AS rule_versions
 FROM ({_forecast_sql(rules, year, episodes)}) AS f
 ORDER BY f.municipality, f.rhf
@@ -495,9 +492,7 @@ def cofinancing_akonto(
         tag="rev",
     )
     revised = (
-        f"(k.actual_ore * 12 * 2 + {revision}) // (2 * {revision})"
-        if revision > 0
-        else "k.forecast_ore"
+        round_half_up_div("k.actual_ore * 12", str(revision)) if revision > 0 else "k.forecast_ore"
     )
     versions = rule_versions(
         rules,
@@ -551,8 +546,8 @@ SELECT
         )
     } AS akonto,
     (months.month = 12 AND {revision} > 0) AS december_adjusted,
-    {_sql_string(rules.label)} AS rule_set,
-    {_sql_string(versions)} AS rule_versions
+    {sql_string(rules.label)} AS rule_set,
+    {sql_string(versions)} AS rule_versions
 FROM plan AS p CROSS JOIN months
 ORDER BY p.municipality, p.rhf, months.month
 """
@@ -610,9 +605,9 @@ SELECT {int(year)} AS year, s.municipality, s.rhf, s.rhf_name, s.forecast, s.ako
         ELSE 'ingen'
     END AS document,
     s.unverified_amount,
-    {_sql_string(rules.label)} AS rule_set,
+    {sql_string(rules.label)} AS rule_set,
     {
-        _sql_string(
+        sql_string(
             rule_versions(
                 rules,
                 (
@@ -671,8 +666,8 @@ SELECT j.episode_id, j.status, j.old_municipality, j.new_municipality, j.old_rea
     j.new_reason, j.old_amount, j.new_amount,
     CAST(j.new_amount - j.old_amount AS DECIMAL(18, 2)) AS change,
     j.old_delivery_id, j.new_delivery_id,
-    {_sql_string(rules.label)} AS rule_set,
-    {_sql_string(rule_versions(rules, COFINANCING_RULES))} AS rule_versions
+    {sql_string(rules.label)} AS rule_set,
+    {sql_string(rule_versions(rules, COFINANCING_RULES))} AS rule_versions
 FROM j
 WHERE j.status IS NOT NULL
 ORDER BY j.episode_id

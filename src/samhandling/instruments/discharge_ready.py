@@ -26,6 +26,7 @@ from datetime import date, timedelta
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import sql_date, sql_string
 from samhandling.instruments._relations import (
     MONEY,
     register_calendar,
@@ -75,12 +76,8 @@ DIFFERENCE_REASONS: dict[str, str] = {
 _FAR = "DATE '9999-12-31'"
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _date_literal(day: date | None) -> str:
-    return "CAST(NULL AS DATE)" if day is None else f"DATE '{day.isoformat()}'"
+    return "CAST(NULL AS DATE)" if day is None else sql_date(day)
 
 
 def _rate_table(rules: RuleSet) -> pa.Table:
@@ -250,7 +247,7 @@ FROM billing AS bi
 
 
 def _lines_sql(rules: RuleSet) -> str:
-    versions = _sql_string(rule_versions(rules, DISCHARGE_READY_RULES))
+    versions = sql_string(rule_versions(rules, DISCHARGE_READY_RULES))
     return f"""
 WITH cut AS (
     SELECT p.episode_id, p.period_no, p.patient_id, p.health_trust, p.sector,
@@ -287,7 +284,7 @@ SELECT s.episode_id, s.period_no, s.patient_id, s.health_trust, s.sector, s.muni
     s.sector_covered AS billed,
     s.rate_status = 'unverified' AS unverified,
     s.based_on_date, s.rate_version, s.delivery_id,
-    {_sql_string(rules.label)} AS rule_set,
+    {sql_string(rules.label)} AS rule_set,
     {versions} AS rule_versions
 FROM scoped AS s
 """
@@ -305,7 +302,7 @@ def _prepare(
     _register(engine, rules)
     engine.drop("dr_periods")  # a table for one stay, a view over the years for all
     if episode_id is not None:
-        where = f"e.episode_id = {_sql_string(episode_id)}"
+        where = f"e.episode_id = {sql_string(episode_id)}"
         engine.create_table("dr_periods", _periods_sql(as_of, episodes, events, where))
     else:
         # A stay's periods depend on its own events and its patient's other stays only: made
@@ -461,8 +458,8 @@ SELECT k.episode_id, k.patient_id, k.municipality, k.paying_municipality, k.heal
         CASE WHEN k.priced_days < k.billable_days THEN 'no_daily_rate' END,
         CASE WHEN k.statistics_ready_date <> k.first_ready_date THEN 'ready_date_differs' END
     ) AS reasons,
-    {_sql_string(rules.label)} AS rule_set,
-    {_sql_string(rule_versions(rules, DISCHARGE_READY_RULES))} AS rule_versions
+    {sql_string(rules.label)} AS rule_set,
+    {sql_string(rule_versions(rules, DISCHARGE_READY_RULES))} AS rule_versions
 FROM k
 """
 

@@ -24,6 +24,7 @@ from datetime import date
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import round_half_up_div, sql_string
 from samhandling.errors import ConfigError
 from samhandling.instruments import cofinancing
 from samhandling.instruments._relations import (
@@ -51,10 +52,6 @@ SCENARIO_RULES: tuple[str, ...] = (
 
 # A weight of one inhabitant is stored in tenths so that pooled shares stay whole numbers.
 _WEIGHT_SCALE = 10
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def scenario_names(rules: RuleSet, year: int) -> list[str]:
@@ -120,7 +117,7 @@ def scenario_costs(
     _register(engine, rules, year)
     cofinancing._register(engine, rules)
     mid_year = f"DATE '{year}-07-01'"
-    in_list = ", ".join(_sql_string(n) for n in names)
+    in_list = ", ".join(sql_string(n) for n in names)
     contacts = cofinancing._episode_sql(
         rules,
         episodes=episodes,
@@ -231,12 +228,12 @@ SELECT p.scenario, {int(year)} AS year, p.municipality, p.pool, p.contacts, p.co
     CASE
         WHEN p.pool IS NULL OR p.pool_weight IS NULL OR p.pool_weight = 0 THEN p.cost
         ELSE CAST(
-            CAST((p.pool_ore * p.weight * 2 + p.pool_weight) // (2 * p.pool_weight)
+            CAST({round_half_up_div("p.pool_ore * p.weight", "p.pool_weight")}
                 AS DECIMAL(18, 0)) * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2))
     END AS pooled_cost,
     p.population,
-    {_sql_string(rules.label)} AS rule_set,
-    {_sql_string(versions)} AS rule_versions
+    {sql_string(rules.label)} AS rule_set,
+    {sql_string(versions)} AS rule_versions
 FROM pooled AS p
 ORDER BY p.scenario, p.municipality
 """
@@ -300,7 +297,7 @@ SELECT ch.scenario, k.size_from, k.size_class,
     COUNT(DISTINCT ch.municipality) AS municipalities,
     ROUND(AVG(ch.change_pct), 2) AS mean_change_pct,
     ROUND(MAX(ch.change_pct), 2) AS max_change_pct,
-    {_sql_string(rules.label)} AS rule_set
+    {sql_string(rules.label)} AS rule_set
 FROM changes AS ch
 JOIN scenario_size_classes AS k ON ch.population >= k.size_from AND ch.population < k.size_to
 GROUP BY ch.scenario, k.size_from, k.size_class

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from samhandling.engine import make_engine
+from samhandling.engine.sql import sql_string
 from samhandling.errors import SamhandlingError
 from samhandling.messages.addresses import AddressBook, load_addresses
 from samhandling.messages.apprec import ReceiptError, apprec_version_for, write_apprec
@@ -245,7 +246,7 @@ def _stays(warehouse: Warehouse, patients: set[str]) -> dict[str, list[_Stay]]:
         return found
     with make_engine("duckdb") as engine:
         warehouse.register(engine)
-        values = ", ".join("('" + p.replace("'", "''") + "')" for p in sorted(patients))
+        values = ", ".join(f"({sql_string(p)})" for p in sorted(patients))
         table = engine.query(
             f"""
 SELECT e.episode_id, e.patient_id, CAST(e.admitted_at AS DATE) AS admitted,
@@ -274,7 +275,7 @@ def _known_patients(warehouse: Warehouse, patients: set[str]) -> set[str]:
         return set()
     with make_engine("duckdb") as engine:
         warehouse.register(engine)
-        values = ", ".join("('" + p.replace("'", "''") + "')" for p in sorted(patients))
+        values = ", ".join(f"({sql_string(p)})" for p in sorted(patients))
         table = engine.query(
             f"SELECT DISTINCT e.patient_id FROM episodes AS e "
             f"JOIN (VALUES {values}) AS p(pid) ON p.pid = e.patient_id"

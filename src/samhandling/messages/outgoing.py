@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from samhandling.engine import make_engine
+from samhandling.engine.sql import sql_string
 from samhandling.errors import SamhandlingError
 from samhandling.messages.plo import (
     OutgoingEvent,
@@ -220,7 +221,7 @@ def stays_from_warehouse(warehouse: Warehouse, episode_ids: list[str]) -> list[S
     """
     if not episode_ids:
         return []
-    values = ", ".join("('" + e.replace("'", "''") + "')" for e in sorted(set(episode_ids)))
+    values = ", ".join(f"({sql_string(e)})" for e in sorted(set(episode_ids)))
     with make_engine("duckdb") as engine:
         warehouse.register(engine)
         rows = engine.query(

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import sql_string
 from samhandling.errors import SamhandlingError
 from samhandling.pathways.definition import PathwayDefinition, pathway_definition
 from samhandling.pathways.timeline import FAR_TIME, PATHWAYS, STAYS, TIMELINE, build_pathways
@@ -64,10 +65,6 @@ class PatientTimeline:
     definition: PathwayDefinition
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _plain(table: pa.Table) -> list[dict[str, Any]]:
     """Rows with naive timestamps: Spark returns them zoned (its session time zone is UTC)."""
     return [
@@ -95,7 +92,7 @@ def patient_timeline(
     """Build the timeline of one patient (all years in the data)."""
     d = pathway_definition(rules, on)
     build_pathways(engine, d, patient_id)
-    pid = _lit(patient_id)
+    pid = sql_string(patient_id)
     islands = engine.query(f"SELECT * FROM {TIMELINE} WHERE patient_id = {pid} ORDER BY seq")
     if islands.num_rows == 0:
         raise PatientNotFoundError(f"fant ingen opphold eller tjenester for pasient {patient_id}")

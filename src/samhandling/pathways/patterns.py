@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import sql_string
 from samhandling.pathways.definition import PathwayDefinition, pathway_definition
 from samhandling.pathways.timeline import (
     ELLIPSIS,
@@ -183,10 +184,6 @@ def fold_municipality(cells: dict[str, tuple[int, set[str]]], threshold: int) ->
     )
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def patterns_sql(year: int, threshold: int, max_patterns: int) -> str:
     """Pathways by municipality × nationally folded pattern × patient (for distinct counts)."""
     return f"""
@@ -203,7 +200,7 @@ kept AS (
 ),
 shown AS (
     SELECT p.patient_id, p.municipality,
-        CASE WHEN k.pattern IS NULL THEN {_lit(OTHER)} ELSE p.pattern END AS pattern
+        CASE WHEN k.pattern IS NULL THEN {sql_string(OTHER)} ELSE p.pattern END AS pattern
     FROM p LEFT JOIN kept AS k ON k.pattern = p.pattern AND k.rank_no <= {int(max_patterns)}
 )
 SELECT s.municipality, s.pattern, s.patient_id, COUNT(*) AS pathways
@@ -219,8 +216,8 @@ def readmission_sql(d: PathwayDefinition, year: int) -> str:
 WITH x AS ({discharge_destinations_sql(d)}),
 y AS (
     SELECT x.patient_id, x.municipality, x.destination,
-        CASE WHEN x.readmitted = 1 THEN {_lit(READMITTED[0])} ELSE {_lit(READMITTED[1])} END
-            AS readmitted
+        CASE WHEN x.readmitted = 1 THEN {sql_string(READMITTED[0])}
+            ELSE {sql_string(READMITTED[1])} END AS readmitted
     FROM x WHERE x.year = {int(year)} AND x.destination IN ('home', 'institution')
 )
 SELECT y.municipality, y.destination, y.readmitted, COUNT(*) AS episodes,

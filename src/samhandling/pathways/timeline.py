@@ -36,6 +36,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import sql_string
 from samhandling.pathways.definition import PathwayDefinition
 
 __all__ = [
@@ -62,16 +63,12 @@ SEPARATOR = ">"
 ELLIPSIS = "..."
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _in_list(values: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(_lit(v) for v in values) if values else "NULL"
+    return ", ".join(sql_string(v) for v in values) if values else "NULL"
 
 
 def _patient_filter(column: str, patient_id: str | None) -> str:
-    return "TRUE" if patient_id is None else f"{column} = {_lit(patient_id)}"
+    return "TRUE" if patient_id is None else f"{column} = {sql_string(patient_id)}"
 
 
 def stays_sql(d: PathwayDefinition, patient_id: str | None = None) -> str:
@@ -158,7 +155,9 @@ LEFT JOIN ready_date AS rd ON rd.patient_id = c.patient_id AND rd.episode_no = c
 
 
 def _case(column: str, mapping: dict[str, str]) -> str:
-    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in sorted(mapping.items()))
+    whens = " ".join(
+        f"WHEN {sql_string(k)} THEN {sql_string(v)}" for k, v in sorted(mapping.items())
+    )
     return f"CASE {column} {whens} END"
 
 
@@ -173,7 +172,7 @@ def timeline_sql(d: PathwayDefinition, patient_id: str | None = None) -> str:
     days = int(d.care_end_days_added)
     services = sorted(d.care_states)
     deltas = ",\n        ".join(
-        f"SUM(CASE WHEN b.state = {_lit(s)} THEN b.delta ELSE 0 END) AS {_column(s)}"
+        f"SUM(CASE WHEN b.state = {sql_string(s)} THEN b.delta ELSE 0 END) AS {_column(s)}"
         for s in states
         if s != d.uncovered_state
     )
@@ -185,7 +184,7 @@ def timeline_sql(d: PathwayDefinition, patient_id: str | None = None) -> str:
         f"SUM(p.{_column(s)}) {window} AS {_column(s)}" for s in states if s != d.uncovered_state
     )
     classify = " ".join(
-        f"WHEN r.{_column(s)} > 0 THEN {_lit(s)}" for s in states if s != d.uncovered_state
+        f"WHEN r.{_column(s)} > 0 THEN {sql_string(s)}" for s in states if s != d.uncovered_state
     )
     care_window = "TRUE" if not services else f"c.service IN ({_in_list(services)})"
     lag = "OVER (PARTITION BY k.patient_id ORDER BY k.t)"
@@ -195,11 +194,11 @@ WITH seg AS (
         COALESCE(e.wait_from, e.end_at) AS end_at, e.episode_no AS hosp
     FROM {EPISODES} AS e
     UNION ALL
-    SELECT e.patient_id, {_lit(d.discharge_ready_state)} AS state, e.wait_from AS start_at,
+    SELECT e.patient_id, {sql_string(d.discharge_ready_state)} AS state, e.wait_from AS start_at,
         e.end_at, e.episode_no AS hosp
     FROM {EPISODES} AS e WHERE e.wait_from IS NOT NULL
     UNION ALL
-    SELECT e.patient_id, {_lit(d.died_state)} AS state, e.end_at AS start_at, {FAR} AS end_at,
+    SELECT e.patient_id, {sql_string(d.died_state)} AS state, e.end_at AS start_at, {FAR} AS end_at,
         CAST(NULL AS BIGINT) AS hosp
     FROM {EPISODES} AS e WHERE e.discharged_to = 'died' AND e.end_at < {FAR}
     UNION ALL
@@ -235,7 +234,7 @@ running AS (
 ),
 classified AS (
     SELECT r.patient_id, r.t, r.next_t,
-        CASE {classify} ELSE {_lit(d.uncovered_state)} END AS state, r.hosp
+        CASE {classify} ELSE {sql_string(d.uncovered_state)} END AS state, r.hosp
     FROM running AS r
 ),
 keyed AS (
@@ -275,14 +274,14 @@ def pathways_sql(d: PathwayDefinition) -> str:
         [
             "g.start_state",
             *[f"g.s{k}" for k in range(1, steps + 1)],
-            f"CASE WHEN g.n_steps > {steps} THEN {_lit(ELLIPSIS)} END",
+            f"CASE WHEN g.n_steps > {steps} THEN {sql_string(ELLIPSIS)} END",
         ]
     )
     order = "PARTITION BY t.patient_id ORDER BY t.seq"
     return f"""
 WITH marked AS (
     SELECT t.*,
-        CASE WHEN t.state = {_lit(d.died_state)} THEN 1
+        CASE WHEN t.state = {sql_string(d.died_state)} THEN 1
              WHEN t.state IN ({_in_list(d.baseline_states)})
                  AND (t.end_at IS NULL OR t.end_at >= t.start_at + INTERVAL {gap} DAY) THEN 1
              ELSE 0 END AS closes,
@@ -308,14 +307,14 @@ firsts AS (
 ),
 gathered AS (
     SELECT s.patient_id, s.pathway_no,
-        MAX(CASE WHEN s.step = 1 THEN COALESCE(s.before_state, {_lit(d.uncovered_state)}) END)
+        MAX(CASE WHEN s.step = 1 THEN COALESCE(s.before_state, {sql_string(d.uncovered_state)}) END)
             AS start_state,
         MIN(s.start_at) AS start_at,
         CASE WHEN COUNT(s.end_at) = COUNT(*) THEN MAX(s.end_at) END AS end_at,
         COUNT(*) AS n_steps,
         SUM(s.is_admission) AS admissions,
         MAX(CASE WHEN s.seq = f.admission_seq THEN s.episode_no END) AS first_episode_no,
-        MAX(CASE WHEN s.state = {_lit(d.died_state)} THEN 1 ELSE 0 END) AS died,
+        MAX(CASE WHEN s.state = {sql_string(d.died_state)} THEN 1 ELSE 0 END) AS died,
         MAX(s.closes) AS closed,
         {step_columns}
     FROM stepped AS s
@@ -329,7 +328,7 @@ SELECT g.patient_id, CAST(g.pathway_no AS BIGINT) AS pathway_no,
     CAST(g.n_steps AS BIGINT) AS n_steps, CAST(g.admissions AS BIGINT) AS admissions,
     CAST(g.died AS INTEGER) AS died,
     CAST(1 - g.closed AS INTEGER) AS open_end,
-    CONCAT_WS({_lit(SEPARATOR)}, {pattern_parts}) AS pattern
+    CONCAT_WS({sql_string(SEPARATOR)}, {pattern_parts}) AS pattern
 FROM gathered AS g
 JOIN {EPISODES} AS e ON e.patient_id = g.patient_id AND e.episode_no = g.first_episode_no
 """

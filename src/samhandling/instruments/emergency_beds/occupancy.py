@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from samhandling.engine import Engine
+from samhandling.engine.sql import sql_string
 from samhandling.instruments._relations import register_days
 from samhandling.instruments.emergency_beds.units import Unit
 from samhandling.rules import RuleSet
@@ -201,7 +202,7 @@ SELECT c.unit_id, u.name, u.host_municipality, c.month,
     CASE WHEN c.capacity_days > 0
         THEN CAST(COALESCE(x.bed_days, 0) AS DOUBLE) * 100 / CAST(c.capacity_days AS DOUBLE)
     END AS occupancy_pct,
-    '{rule_set}' AS rule_set
+    {rule_set} AS rule_set
 FROM capacity AS c
 JOIN kad_units AS u ON u.unit_id = c.unit_id
 LEFT JOIN used AS x ON x.unit_id = c.unit_id AND x.month = c.month
@@ -214,7 +215,7 @@ def _monthly_sql(
 ) -> str:
     """The monthly occupancy query (unordered), on relations prepared for ``units``."""
     cutoff = _prepare(engine, rules, units, as_of, care)
-    return _MONTHLY.format(cutoff=cutoff.isoformat(), rule_set=rules.label.replace("'", "''"))
+    return _MONTHLY.format(cutoff=cutoff.isoformat(), rule_set=sql_string(rules.label))
 
 
 def occupancy_by_month(
