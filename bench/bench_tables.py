@@ -25,7 +25,7 @@ from pathlib import Path
 from samhandling.api import ApiLimits, create_app
 from samhandling.engine import DuckDBEngine
 from samhandling.indicators.facts import fact_years, icd10_block_table, register_contact_facts
-from samhandling.rules import load_rules
+from samhandling.rules import load_rules, rules_day
 from samhandling.synth import generate
 from samhandling.synth.commands import parse_years
 from samhandling.tables.catalog import Catalog, catalog_districts, catalog_specs
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 districts=catalog_districts(engine, args.borders),
             )
         }
-        threshold, version = disclosure_threshold(rules)
+        threshold, version = disclosure_threshold(rules, rules_day(fact_years(engine)))
         cubes = {}
         for table_id in TABLES:
             stored = args.catalog / f"{table_id}.parquet" if args.catalog else None

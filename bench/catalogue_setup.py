@@ -13,7 +13,7 @@ from pathlib import Path
 
 from samhandling.engine import DuckDBEngine, Engine
 from samhandling.indicators.facts import fact_years, icd10_block_table, register_contact_facts
-from samhandling.rules import RuleSet, load_rules
+from samhandling.rules import RuleSet, load_rules, rules_day
 from samhandling.synth import generate
 from samhandling.synth.commands import parse_years
 from samhandling.tables.catalog import catalog_districts, catalog_specs
@@ -41,7 +41,7 @@ def catalogue_specs(
         engine.register_parquet("episodes", sorted(scratch.rglob("episodes.parquet")))
     rules = load_rules()
     specs = contact_facts_and_specs(engine, rules, args.borders)
-    threshold, _version = disclosure_threshold(rules)
+    threshold, _version = disclosure_threshold(rules, rules_day(fact_years(engine)))
     return engine, rules, threshold, specs
 
 

@@ -97,6 +97,10 @@ class SparkCallTracer:
 
 
 PARITY: dict[str, tuple[str, ...]] = {
+    "samhandling.indicators._common.facts_day": (
+        "tests/test_indicators.py::test_activity_destinations_avoidable_and_selvmating",
+        "tests/test_indicators.py::test_readmissions_both_definitions",
+    ),
     "samhandling.indicators.acsc.avoidable_admissions": (
         "tests/test_indicators.py::test_activity_destinations_avoidable_and_selvmating",
     ),

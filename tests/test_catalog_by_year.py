@@ -11,7 +11,9 @@ lines billed in the next year's months), every table, every cell, measure and re
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +21,7 @@ import pytest
 
 from samhandling.engine import DuckDBEngine, Engine
 from samhandling.indicators.facts import fact_years, icd10_block_table
-from samhandling.rules import load_rules
+from samhandling.rules import RuleSet, load_rules
 from samhandling.synth import generate
 from samhandling.tables.catalog import Catalog, build_catalog
 from samhandling.warehouse import Warehouse
@@ -67,6 +69,20 @@ def test_the_data_cross_the_new_year(engine: Engine) -> None:
     assert crossing > 0
 
 
+def _differences(a: Catalog, b: Catalog, table_id: str) -> list[tuple[str, int]]:
+    """(column, rows that differ) for every column of one table's cells that differ."""
+    left, right = a.cube(table_id).cells, b.cube(table_id).cells
+    assert left.num_rows == right.num_rows, table_id
+    assert left.schema == right.schema, table_id
+    out = []
+    for column in left.column_names:
+        pairs = zip(left[column].to_pylist(), right[column].to_pylist(), strict=True)
+        differ = sum(1 for x, y in pairs if x != y)
+        if differ:
+            out.append((column, differ))
+    return out
+
+
 def test_a_year_at_a_time_gives_the_very_same_catalogue(both: tuple[Catalog, Catalog]) -> None:
     by_year, at_once = both
     assert sorted(by_year.cubes) == sorted(at_once.cubes) == [f"SD{i:02d}" for i in range(1, 13)]
@@ -74,21 +90,92 @@ def test_a_year_at_a_time_gives_the_very_same_catalogue(both: tuple[Catalog, Cat
     assert by_year.districts == at_once.districts
     hidden = 0
     for table_id, cube in at_once.cubes.items():
-        other = by_year.cube(table_id)
-        assert other.cells.num_rows == cube.cells.num_rows, table_id
-        assert other.cells.schema == cube.cells.schema, table_id
-        for column in cube.cells.column_names:
-            a, b = other.cells[column], cube.cells[column]
-            differ = [
-                i
-                for i, (x, y) in enumerate(zip(a.to_pylist(), b.to_pylist(), strict=True))
-                if x != y
-            ]
-            assert not differ, (table_id, column, len(differ), differ[:5])
-        assert other.population == cube.population, table_id
+        assert not _differences(by_year, at_once, table_id), table_id
+        assert by_year.cube(table_id).population == cube.population, table_id
         hidden += cube.suppressed_cells
     # A catalogue with nothing hidden would prove nothing about the protection.
     assert hidden > 1000
+
+
+# Rule versions that start on ``{start}``: a higher threshold and another confidence level for
+# SD09's intervals.
+_LATER_RULES = """
+[[rules."disclosure.threshold".values]]
+valid_from = 2000-01-01
+valid_to = {before}
+value = "5"
+status = "confirmed"
+source = "test"
+
+[[rules."disclosure.threshold".values]]
+valid_from = {start}
+value = "9"
+status = "unverified"
+source = "test"
+
+[[rules."indicators.confidence_level".values]]
+valid_from = 2000-01-01
+valid_to = {before}
+value = "0.95"
+status = "confirmed"
+source = "test"
+
+[[rules."indicators.confidence_level".values]]
+valid_from = {start}
+value = "0.99"
+status = "unverified"
+source = "test"
+"""
+
+_RULE_TABLES = ["SD01", "SD02", "SD08", "SD09"]
+
+
+def _with_rules_from(tmp_path: Path, start: dt.date) -> RuleSet:
+    path = tmp_path / f"later-{start.isoformat()}.toml"
+    before = start - dt.timedelta(days=1)
+    path.write_text(_LATER_RULES.format(start=start, before=before), "utf-8")
+    return load_rules().with_override(path)
+
+
+def test_the_catalogue_reads_its_rules_for_the_data_not_the_clock(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A rule version that starts on 1 January 2020 (after the data's last year, before the day
+    the test runs) leaves the catalogue exactly as it is; one that starts inside the data's
+    period changes it. Rules read for the clock would have taken the first, so the catalogue
+    would depend on the day it was built, not on the period its data cover."""
+    last = max(fact_years(engine))
+    assert last < 2020 < dt.date.today().year
+    blocks = _blocks()
+    # The same tables linked the same way (a subset links differently from the whole).
+    reference = build_catalog(
+        engine, load_rules(), borders=BORDERS, blocks=blocks, built="t", only=_RULE_TABLES
+    )
+    later = build_catalog(
+        engine,
+        _with_rules_from(tmp_path, dt.date(2020, 1, 1)),
+        borders=BORDERS,
+        blocks=blocks,
+        built="t",
+        only=_RULE_TABLES,
+    )
+    for table_id in _RULE_TABLES:
+        assert not _differences(later, reference, table_id), table_id
+        assert later.cube(table_id).threshold == reference.cube(table_id).threshold == 5
+    inside = build_catalog(
+        engine,
+        _with_rules_from(tmp_path, dt.date(YEARS[1], 1, 1)),
+        borders=BORDERS,
+        blocks=blocks,
+        built="t",
+        only=_RULE_TABLES,
+    )
+    assert inside.cube("SD01").threshold == 9
+    # More patients needed per cell: more cells hidden in every table; SD09's intervals of
+    # 2013 and 2014 are 99 % intervals (each year's rates read the rules of that year).
+    for table_id in _RULE_TABLES:
+        assert inside.cube(table_id).suppressed_cells > reference.cube(table_id).suppressed_cells
+    assert {"reason", "ki_nedre", "ki_ovre"} <= set(dict(_differences(inside, reference, "SD09")))
 
 
 def test_the_build_leaves_no_facts_of_a_single_year_behind(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import numpy as np
@@ -77,7 +78,7 @@ def full_attack(values: list[int], lines: list[list[int]], reasons: np.ndarray) 
 
 
 def test_threshold_comes_from_rule_table() -> None:
-    threshold, version = disclosure_threshold(load_rules())
+    threshold, version = disclosure_threshold(load_rules(), dt.date(2012, 12, 31))
     assert threshold == 5
     assert version == "disclosure.threshold v1"
 

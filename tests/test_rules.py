@@ -104,3 +104,24 @@ def test_bad_override_is_a_clear_error(tmp_path: Path, body: str, message: str) 
     override.write_text(body, encoding="utf-8")
     with pytest.raises(RuleError, match=message):
         load_rules(override)
+
+
+def test_rules_are_read_for_the_datas_last_day() -> None:
+    from samhandling.rules import rules_day
+
+    assert rules_day([2013, 2012, 2021]) == date(2021, 12, 31)
+    with pytest.raises(RuleError, match="ingen dataår"):
+        rules_day([])
+
+
+def test_a_code_introduced_later_keeps_its_first_name() -> None:
+    destinations = load_rules()["indicators.discharge_destinations"]
+    # KAD came into use on 1 January 2012: on the last day of 2011 it is not in force, yet a
+    # table of 2011 still names it (with the name it is introduced with), and the names in
+    # force on that day are those of the day.
+    assert "kad" not in destinations.keys_on(date(2011, 12, 31))
+    names = destinations.names_on(date(2011, 12, 31))
+    assert names["kad"].valid_from == date(2012, 1, 1)
+    assert names["kad"].value == "Kommunalt akutt døgnopphold (KAD)"
+    on_day = destinations.keys_on(date(2011, 12, 31))
+    assert {k: names[k] for k in on_day} == on_day

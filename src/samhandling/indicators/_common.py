@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from samhandling.engine import Engine
 from samhandling.engine.dialect import quote_ident
-from samhandling.rules import RuleSet
+from samhandling.errors import SamhandlingError
+from samhandling.rules import RuleSet, rules_day
 
 GROUPS = (
     "residence",
@@ -51,14 +53,25 @@ def population_sql(where: str = "TRUE") -> str:
     )
 
 
-def rule_int(rules: RuleSet, rule_id: str, key: str | None = None, on: date | None = None) -> int:
-    return int(rules[rule_id].value_on(on or date.today(), key).decimal)
+def rule_int(rules: RuleSet, rule_id: str, key: str | None = None, *, on: date) -> int:
+    """An integer rule value in force on ``on`` (a day of the data's period)."""
+    return int(rules[rule_id].value_on(on, key).decimal)
 
 
-def code_prefixes(rules: RuleSet, rule_id: str, on: date | None = None) -> dict[str, list[str]]:
-    """Keyed code-list rule as {group: [ICD-10 prefixes]}."""
-    rows = rules[rule_id].keys_on(on or date.today())
+def code_prefixes(rules: RuleSet, rule_id: str, *, on: date) -> dict[str, list[str]]:
+    """Keyed code-list rule in force on ``on`` as {group: [ICD-10 prefixes]}."""
+    rows = rules[rule_id].keys_on(on)
     return {k: r.value.split() for k, r in sorted(rows.items())}
+
+
+def facts_day(engine: Engine, relation: str = "contact_facts") -> date:
+    """The day rules are read for in a computation over ``relation`` (its ``year`` column):
+    the last day of its latest year (:func:`~samhandling.rules.rules_day`)."""
+    got = engine.query(f"SELECT DISTINCT year FROM {quote_ident(relation)}")
+    years = [int(y) for y in got.column("year").to_pylist() if y is not None]
+    if not years:
+        raise SamhandlingError(f"Ingen rader i {relation}: ingen periode å lese reglene for")
+    return rules_day(years)
 
 
 def prefix_case(column: str, groups: dict[str, list[str]]) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from samhandling.engine import Engine
-from samhandling.indicators._common import code_prefixes, group_columns, prefix_case
+from samhandling.indicators._common import code_prefixes, facts_day, group_columns, prefix_case
 from samhandling.indicators.activity import START
 from samhandling.indicators.definitions import IndicatorDefinition, register
 from samhandling.indicators.facts import FACTS
@@ -41,7 +41,8 @@ def avoidable_admissions(
 ) -> pa.Table:
     """Emergency somatic stays per group and ACSC condition group."""
     select, group = group_columns(by, alias="a")
-    case = prefix_case("f.main_diagnosis", code_prefixes(rules, "acsc.conditions"))
+    conditions = code_prefixes(rules, "acsc.conditions", on=facts_day(engine))
+    case = prefix_case("f.main_diagnosis", conditions)
     inner = ", ".join(f"f.{c}" for c in by)
     inner_sel = (inner + ", ") if inner else ""
     grouping = f"{group}, a.condition" if group else "a.condition"

@@ -12,12 +12,13 @@ transfers between hospitals are not readmissions. All parameters are rule tables
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 import pyarrow as pa
 
 from samhandling.engine import Engine
-from samhandling.indicators._common import code_prefixes, prefix_case, rule_int
+from samhandling.indicators._common import code_prefixes, facts_day, prefix_case, rule_int
 from samhandling.indicators.activity import START
 from samhandling.indicators.definitions import IndicatorDefinition, register
 from samhandling.indicators.facts import FACTS
@@ -116,7 +117,7 @@ def readmissions(
     detail: bool = False,
 ) -> pa.Table:
     """Index episodes and readmissions per residence and discharge year (or per episode)."""
-    episodes = _index_episodes_sql(rules, definition)
+    episodes = _index_episodes_sql(rules, definition, facts_day(engine))
     if detail:
         return engine.query(episodes + " ORDER BY e.patient_id, e.episode_no")
     return engine.query(
@@ -126,13 +127,17 @@ def readmissions(
     )
 
 
-def _index_episodes_sql(rules: RuleSet, definition: Literal["steering", "quality"]) -> str:
+def _index_episodes_sql(
+    rules: RuleSet, definition: Literal["steering", "quality"], on: date
+) -> str:
     """One row per index episode of ``definition`` (patient_id, episode_no, episode_start,
-    episode_end, residence, year, stays, readmitted), from the contact facts' stays."""
+    episode_end, residence, year, stays, readmitted), from the contact facts' stays, with the
+    definition's rules in force on ``on``."""
     if definition == "steering":
         rule = "readmission.steering"
-        merge = rule_int(rules, rule, "merge_gap_hours")
-        lo, hi = rule_int(rules, rule, "window_min_days"), rule_int(rules, rule, "window_max_days")
+        merge = rule_int(rules, rule, "merge_gap_hours", on=on)
+        lo = rule_int(rules, rule, "window_min_days", on=on)
+        hi = rule_int(rules, rule, "window_max_days", on=on)
         base = episodes_of_care_sql(merge, "f.sector <> 'rehabilitation'")
         index_filter = "TRUE"
         window = (
@@ -141,14 +146,12 @@ def _index_episodes_sql(rules: RuleSet, definition: Literal["steering", "quality
         )
     elif definition == "quality":
         rule = "readmission.quality"
-        merge = rule_int(rules, rule, "merge_gap_hours")
-        min_age = rule_int(rules, rule, "min_age")
-        lo_h, hi_d = (
-            rule_int(rules, rule, "window_min_hours"),
-            rule_int(rules, rule, "window_max_days"),
-        )
+        merge = rule_int(rules, rule, "merge_gap_hours", on=on)
+        min_age = rule_int(rules, rule, "min_age", on=on)
+        lo_h = rule_int(rules, rule, "window_min_hours", on=on)
+        hi_d = rule_int(rules, rule, "window_max_days", on=on)
         base = episodes_of_care_sql(merge, "f.sector = 'somatic'")
-        groups = code_prefixes(rules, "readmission.quality_index_groups")
+        groups = code_prefixes(rules, "readmission.quality_index_groups", on=on)
         index_filter = (
             f"CAST(EXTRACT(YEAR FROM e.episode_end) AS INTEGER) - e.birth_year >= {min_age} "
             f"AND ({prefix_case('e.main_diagnosis', groups)}) IS NOT NULL"
@@ -190,6 +193,7 @@ def register_readmission_facts(
     index under both definitions is one row per definition.
     """
     parts = []
+    on = facts_day(engine)
     names: tuple[Literal["steering", "quality"], ...] = ("steering", "quality")
     for definition in names:
         steering = definition == "steering"
@@ -198,7 +202,7 @@ def register_readmission_facts(
         # made from them does not carry their window functions along.
         engine.register_arrow(
             f"readm_{definition}",
-            engine.query(_index_episodes_sql(rules, definition)).select(
+            engine.query(_index_episodes_sql(rules, definition, on)).select(
                 ["patient_id", "episode_end", "residence", "readmitted"]
             ),
         )

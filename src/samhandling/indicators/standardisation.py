@@ -73,8 +73,9 @@ def _group(age_sql: str, width: int, open_from: int) -> str:
 def _strata(
     engine: Engine, rules: RuleSet, measure: str, year: int, where: str
 ) -> tuple[dict[tuple[str, int, int], int], dict[tuple[str, int, int], int]]:
-    width = rule_int(rules, "indicators.age_band_width", "width")
-    open_from = rule_int(rules, "indicators.age_band_width", "open_from")
+    on = date(year, 12, 31)
+    width = rule_int(rules, "indicators.age_band_width", "width", on=on)
+    open_from = rule_int(rules, "indicators.age_band_width", "open_from", on=on)
     agg = _AGGREGATES[measure]
     events = engine.query(
         f"SELECT f.residence AS m, CAST(f.sex AS INTEGER) AS s, "
@@ -105,13 +106,14 @@ def _collapse(
     return dict(out)
 
 
-def standard_population(rules: RuleSet) -> dict[tuple[int, int], int]:
-    """(sex, age group start) -> inhabitants of Norway in the standard year."""
+def standard_population(rules: RuleSet, on: date) -> dict[tuple[int, int], int]:
+    """(sex, age group start) -> inhabitants of Norway in the standard year of the rules in
+    force on ``on``."""
     from samhandling.refdata import population
 
-    width = rule_int(rules, "indicators.age_band_width", "width")
-    open_from = rule_int(rules, "indicators.age_band_width", "open_from")
-    year = rule_int(rules, "indicators.standard_population")
+    width = rule_int(rules, "indicators.age_band_width", "width", on=on)
+    open_from = rule_int(rules, "indicators.age_band_width", "open_from", on=on)
+    year = rule_int(rules, "indicators.standard_population", on=on)
     table = population([year])
     out: dict[tuple[int, int], int] = defaultdict(int)
     for s, a, n in zip(*(table[c].to_pylist() for c in ("sex", "age", "count")), strict=True):
@@ -136,9 +138,10 @@ def direct_standardised_rates(
     events, pop = _strata(engine, rules, measure, year, where)
     if country is not None:
         events, pop = _collapse(events, country), _collapse(pop, country)
-    weights = standard if standard is not None else standard_population(rules)
+    on = date(year, 12, 31)
+    weights = standard if standard is not None else standard_population(rules, on)
     total_w = sum(weights.values())
-    level = float(rules["indicators.confidence_level"].value_on(date.today()).decimal)
+    level = float(rules["indicators.confidence_level"].value_on(on).decimal)
     alpha = 1 - level
     rows: dict[str, list[float]] = defaultdict(list)
     for m in sorted({k[0] for k in pop}):
@@ -170,7 +173,7 @@ def indirect_standardised_ratios(
 ) -> pa.Table:
     """residence, observed, expected, ratio (country = 100) with exact Poisson interval."""
     events, pop = _strata(engine, rules, measure, year, where)
-    level = float(rules["indicators.confidence_level"].value_on(date.today()).decimal)
+    level = float(rules["indicators.confidence_level"].value_on(date(year, 12, 31)).decimal)
     alpha = 1 - level
     country_events: dict[tuple[int, int], int] = defaultdict(int)
     country_pop: dict[tuple[int, int], int] = defaultdict(int)

@@ -363,7 +363,9 @@ def pathway_report(
     """The protected pattern and readmission tables of ``year`` (builds the pathways first).
 
     ``built``: the pathway relations are already on ``engine`` (from :func:`build_pathways`).
+    ``on``: the day the rules are read for, by default the last day of ``year``.
     """
+    on = on or date(year, 12, 31)
     d = pathway_definition(rules, on)
     threshold, threshold_rule = disclosure_threshold(rules, on)
     if not built:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -78,6 +79,17 @@ class RuleTable:
     def keys_on(self, day: date) -> dict[str, RuleRow]:
         """All keyed rows in force on ``day`` (for code lists)."""
         return {r.key: r for r in self.rows if r.key is not None and r.covers(day)}
+
+    def names_on(self, day: date) -> dict[str, RuleRow]:
+        """Every key's row in force on ``day``; a key whose first row starts later gets that
+        first row (a code list's names: a code that comes into use after ``day`` keeps the name
+        it is introduced with, so that a table whose period ends before it still names it
+        rather than leaving its rows out)."""
+        out = self.keys_on(day)
+        for r in sorted(self.rows, key=lambda r: r.valid_from):
+            if r.key is not None and r.key not in out and r.valid_from > day:
+                out[r.key] = r
+        return out
 
     @property
     def status(self) -> Status:
@@ -237,6 +249,17 @@ def _check_overlaps(rule_id: str, rows: list[RuleRow]) -> None:
                     f"rule {rule_id}{what}: rows overlap ({a.valid_from}..{a.valid_to} and "
                     f"{b.valid_from}..{b.valid_to})"
                 )
+
+
+def rules_day(years: Iterable[int]) -> date:
+    """The day a computation over data years ``years`` reads its rules for: the last day of
+    the latest year its data cover, never the clock, so that the same data give the same
+    result on whatever day they are computed (a rule version that starts after the data's
+    period does not touch them)."""
+    wanted = [int(y) for y in years]
+    if not wanted:
+        raise RuleError("ingen dataår å lese reglene for")
+    return date(max(wanted), 12, 31)
 
 
 def load_rules(override: Path | None = None) -> RuleSet:

@@ -61,7 +61,7 @@ from samhandling.indicators.payments import (
 )
 from samhandling.indicators.peers import PeerGroup
 from samhandling.indicators.readmission import READMISSION_FACTS, register_readmission_facts
-from samhandling.rules import RuleSet
+from samhandling.rules import RuleSet, rules_day
 from samhandling.tables.cube import (
     CountedCube,
     CubeSpec,
@@ -201,24 +201,25 @@ DESTINATION_GROUPS = "indicators.discharge_destination_groups"
 GROUP_PREFIX = "G_"
 
 
-def destination_dimension(rules: RuleSet, on: date | None = None) -> Dimension:
+def destination_dimension(rules: RuleSet, on: date) -> Dimension:
     """Discharge destination (utskrevet til) with the municipal-services subtotal, from rules.
 
     Labels are rule ``indicators.discharge_destinations`` (key = interchange value, note = the
     group); groups with two or more destinations are published as subtotals coded
     ``G_<group>`` with the label of rule ``indicators.discharge_destination_groups``. Every
-    interchange value must have a label: a stay is never left out of a table.
+    interchange value must have a label: a stay is never left out of a table. The labels are
+    those in force on ``on``; a destination introduced later (KAD, 2012, in a table of 2011)
+    keeps the label it is introduced with.
     """
-    day = on or date.today()
-    rows = rules[DESTINATIONS].keys_on(day)
+    rows = rules[DESTINATIONS].names_on(on)
     wanted = (*DISCHARGED_TO, "unknown")
     missing = [d for d in wanted if d not in rows]
     if missing:
         raise RuleError(
-            f"Regelen {DESTINATIONS} mangler utskrivningssted {', '.join(missing)} per {day}"
+            f"Regelen {DESTINATIONS} mangler utskrivningssted {', '.join(missing)} per {on}"
         )
     values = [(d, rows[d].value) for d in wanted]
-    group_labels = rules[DESTINATION_GROUPS].keys_on(day)
+    group_labels = rules[DESTINATION_GROUPS].keys_on(on)
     members: dict[str, list[str]] = {}
     for d in wanted:
         group = rows[d].note
@@ -318,7 +319,10 @@ def catalog_specs(
 
     ``districts`` (municipality, city district, label) adds city districts to the region of
     the tables counted from contact facts (the payment and readmission facts carry none).
+    Every rule (labels, groups, bands) is read for the last day of the latest data year
+    (:func:`~samhandling.rules.rules_day`).
     """
+    on = rules_day(years)
     region = region_dimension(borders, districts)
     plain_region = region_dimension(borders)
     # The detail a municipal cell could not carry (months × sector × care level, 5-year age
@@ -338,7 +342,7 @@ def catalog_specs(
         [(c, CARE_LEVEL_LABELS[c]) for c in CARE_LEVELS],
         "Alle omsorgsnivåer",
     )
-    destination = destination_dimension(rules)
+    destination = destination_dimension(rules, on)
     urgency = category_dimension(
         "urgency",
         "hastegrad",
@@ -387,7 +391,12 @@ def catalog_specs(
             "og alder",
             description="Somatic activity of residents by sex and steering-data age band "
             "(5-year groups by county, health trust, RHF and the country: SD11).",
-            dimensions=(region, tertials, sex_dimension(), age_dimension(rules, five_year=False)),
+            dimensions=(
+                region,
+                tertials,
+                sex_dimension(),
+                age_dimension(rules, on, five_year=False),
+            ),
             measures=activity,
             derived=somatic_rates,
             where=somatic,
@@ -558,7 +567,7 @@ def catalog_specs(
             "aldersgrupper)",
             description="Somatic activity of residents by sex, 5-year age group and "
             "steering-data age band, for the upper region levels (municipalities: SD02).",
-            dimensions=(upper, tertials, sex_dimension(), age_dimension(rules)),
+            dimensions=(upper, tertials, sex_dimension(), age_dimension(rules, on)),
             measures=activity,
             derived=somatic_rates,
             where=somatic,
@@ -978,10 +987,12 @@ def build_catalog(
     """
     from samhandling.console import progress
 
-    threshold, version = disclosure_threshold(rules)
-    method, method_version = secondary_method(rules)
-    version = f"{version}, {method_version} ({method})"
     years = fact_years(engine)
+    # The rules of the data's period, not of the day the catalogue is built.
+    on = rules_day(years)
+    threshold, version = disclosure_threshold(rules, on)
+    method, method_version = secondary_method(rules, on)
+    version = f"{version}, {method_version} ({method})"
     districts = catalog_districts(engine, borders)
     specs = catalog_specs(rules, borders=borders, years=years, blocks=blocks, districts=districts)
     if only:

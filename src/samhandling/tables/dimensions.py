@@ -246,16 +246,18 @@ def sex_dimension() -> Dimension:
     )
 
 
-def age_dimension(rules: RuleSet, *, oldest: int = 110, five_year: bool = True) -> Dimension:
-    """Age: 5-year groups (femårige aldersgrupper) and the steering-data bands, with all ages.
+def age_dimension(
+    rules: RuleSet, on: date, *, oldest: int = 110, five_year: bool = True
+) -> Dimension:
+    """Age: 5-year groups (femårige aldersgrupper) and the steering-data bands, with all ages,
+    as the rules define them on ``on``.
 
     ``five_year=False``: the steering-data bands and all ages only (the municipal tables).
     """
-    today = date.today()
     width_rule = rules["indicators.age_band_width"]
-    width = int(width_rule.value_on(today, "width").decimal)
-    open_from = int(width_rule.value_on(today, "open_from").decimal)
-    bands = rules["indicators.age_bands"].keys_on(today)
+    width = int(width_rule.value_on(on, "width").decimal)
+    open_from = int(width_rule.value_on(on, "open_from").decimal)
+    bands = rules["indicators.age_bands"].keys_on(on)
     five: list[tuple[str, str, int, int]] = []
     for lo in range(0, open_from, width):
         five.append(

@@ -57,20 +57,22 @@ IntArray = npt.NDArray[np.int64]
 Reasons = npt.NDArray[np.int8]
 
 
-def disclosure_threshold(rules: RuleSet, on: date | None = None) -> tuple[int, str]:
-    """The suppression threshold in force and the rule version that set it."""
+def disclosure_threshold(rules: RuleSet, on: date) -> tuple[int, str]:
+    """The suppression threshold in force on ``on`` (a day of the data's period) and the rule
+    version that set it."""
     table = rules["disclosure.threshold"]
-    row = table.value_on(on or date.today())
+    row = table.value_on(on)
     return int(row.decimal), f"disclosure.threshold v{table.version}"
 
 
 SECONDARY_METHODS = ("gauss", "hypercube")
 
 
-def secondary_method(rules: RuleSet, on: date | None = None) -> tuple[str, str]:
-    """How secondary cells are chosen (``gauss`` or ``hypercube``) and the rule version."""
+def secondary_method(rules: RuleSet, on: date) -> tuple[str, str]:
+    """How secondary cells are chosen (``gauss`` or ``hypercube``) on ``on`` and the rule
+    version."""
     table = rules["disclosure.secondary_method"]
-    method = table.value_on(on or date.today()).value
+    method = table.value_on(on).value
     if method not in SECONDARY_METHODS:
         raise RuleError(
             f"Regelen disclosure.secondary_method: ukjent metode «{method}» "
