@@ -146,3 +146,12 @@ def arrow_schema(kind: Kind, *, with_delivery: bool = False) -> pa.Schema:
     if with_delivery:
         fields.append(pa.field(DELIVERY_COLUMN, pa.string(), nullable=False))
     return pa.schema(fields)
+
+
+def admitted_before(year: int, alias: str = "e") -> str:
+    """SQL: episodes (``alias``) admitted before 1 January ``year``. Every contact whose period
+    (its admission, or a stay's discharge) falls in an earlier year meets it, since no
+    discharge precedes its admission (ingest quarantines that: ``discharge_before_admission``).
+    It names a column as stored, so that the engine skips the files and row groups of later
+    years (a year of a ten-year warehouse reads its own and earlier files only)."""
+    return f"{alias}.admitted_at < TIMESTAMP '{int(year):04d}-01-01 00:00:00'"

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from samhandling.contract import admitted_before
 from samhandling.engine import Engine
 from samhandling.refdata.borders import code_map
 from samhandling.refdata.municipalities import valid_codes
@@ -152,6 +153,7 @@ def register_contact_facts(
     name: str = FACTS,
     years: Sequence[int] | None = None,
     stays_only: bool = False,
+    residence_years: Sequence[int] | None = None,
 ) -> None:
     """Materialise ``contact_facts`` from the ``episodes`` relation (see the module docstring).
 
@@ -159,11 +161,16 @@ def register_contact_facts(
     blocks of :mod:`samhandling.refdata.icd10`. ``years`` keeps the contacts of those period
     years only and ``stays_only`` the inpatient stays only: the very rows the whole relation has
     there (a row depends on its own episode alone), so that a national warehouse can be taken a
-    year at a time (:func:`samhandling.tables.catalog.build_catalog`).
+    year at a time (:func:`samhandling.tables.catalog.build_catalog`). ``residence_years``:
+    the years of the residence mapping, :func:`episode_years` (read again when not given).
     """
-    engine.register_arrow("fact_residence", residence_map(episode_years(engine), borders))
+    if residence_years is None:
+        residence_years = episode_years(engine)
+    engine.register_arrow("fact_residence", residence_map(list(residence_years), borders))
     engine.register_arrow("fact_icd_blocks", blocks if blocks is not None else icd10_block_table())
     where = in_years(f"CAST(EXTRACT(YEAR FROM {PERIOD_AT}) AS INTEGER)", years)
+    if years:
+        where = f"{admitted_before(max(years) + 1)} AND {where}"
     if stays_only:
         where += " AND e.care_level = 'inpatient'"
     engine.create_table(name, _facts_sql(engine, where))

@@ -27,6 +27,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from samhandling.contract import admitted_before
 from samhandling.engine import Engine
 from samhandling.engine.sql import round_half_up_div, sql_string
 from samhandling.errors import ConfigError
@@ -127,8 +128,12 @@ def _episode_sql(
     where: str = "TRUE",
     years_shift: int = 0,
     tag: str = "x",
+    scan: str = "TRUE",
 ) -> str:
     """SELECT of one row per episode with eligibility, reason and amount.
+
+    ``scan``: a condition on the episodes' own columns that every episode ``where`` keeps
+    meets, there so that the engine can skip the files and row groups of other periods.
 
     ``years_shift`` prices an episode with the rules in force that many years after its activity
     date (the forecast prices last year's activity with this year's rules). ``tag`` keeps the
@@ -145,6 +150,7 @@ def _episode_sql(
 WITH {tag}_ep AS (
     SELECT e.*, CAST(COALESCE(e.discharged_at, e.admitted_at) AS DATE) AS activity_date
     FROM {episodes} AS e
+    WHERE {scan}
 ),
 {tag}_dated AS (
     SELECT ep.*, {rule_date} AS rule_date FROM {tag}_ep AS ep WHERE {where}
@@ -312,14 +318,22 @@ def cofinancing_episodes_sql(
     years only (``year``: of that one)."""
     _register(engine, rules)
     conditions = ["TRUE"]
+    wanted: list[int] = []
     if year is not None:
         conditions.append(f"EXTRACT(YEAR FROM ep.activity_date) = {int(year)}")
+        wanted.append(int(year))
     if years is not None:
         listed = ", ".join(str(int(y)) for y in years) or "NULL"
         conditions.append(f"CAST(EXTRACT(YEAR FROM ep.activity_date) AS INTEGER) IN ({listed})")
+        wanted.extend(int(y) for y in years)
     if episode_id is not None:
         conditions.append(f"ep.episode_id = {sql_string(episode_id)}")
-    return _episode_sql(rules, episodes=episodes, where=" AND ".join(conditions))
+    return _episode_sql(
+        rules,
+        episodes=episodes,
+        where=" AND ".join(conditions),
+        scan=admitted_before(max(wanted) + 1) if wanted else "TRUE",
+    )
 
 
 def _period_sql(period: Period) -> str:

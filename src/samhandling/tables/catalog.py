@@ -49,6 +49,7 @@ from samhandling.errors import RuleError
 from samhandling.indicators.facts import (
     FACTS,
     UNKNOWN_RESIDENCE,
+    episode_years,
     fact_districts,
     fact_years,
     in_years,
@@ -988,6 +989,7 @@ def build_catalog(
     from samhandling.console import progress
 
     years = fact_years(engine)
+    resident = episode_years(engine)  # the years of the residence mapping, read once
     # The rules of the data's period, not of the day the catalogue is built.
     on = rules_day(years)
     threshold, version = disclosure_threshold(rules, on)
@@ -1001,7 +1003,9 @@ def build_catalog(
     if PAYMENT_FACTS in facts:
         prepare_payment_facts(engine, rules, borders=borders)
     if READMISSION_FACTS in facts:
-        register_contact_facts(engine, borders=borders, blocks=blocks, stays_only=True)
+        register_contact_facts(
+            engine, borders=borders, blocks=blocks, stays_only=True, residence_years=resident
+        )
         register_readmission_facts(engine, rules, name=READMISSION_SOURCE)
     parts = [[y] for y in years] if by_year else [years]
     standardised = next((s for s in specs if s.id == STANDARDISED_TABLE), None)
@@ -1027,7 +1031,9 @@ def build_catalog(
             pending: Future[None] | None = None
             for part in parts:
                 label = _part_label(part)
-                register_contact_facts(engine, borders=borders, blocks=blocks, years=part)
+                register_contact_facts(
+                    engine, borders=borders, blocks=blocks, years=part, residence_years=resident
+                )
                 if PAYMENT_FACTS in facts:
                     payment_facts_of_years(engine, rules, part)
                 if READMISSION_FACTS in facts:
