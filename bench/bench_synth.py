@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from samhandling.cli.options import parse_years
 from samhandling.synth import generate
-from samhandling.synth.commands import parse_years
 
 
 def main(argv: list[str] | None = None) -> int:

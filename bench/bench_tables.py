@@ -23,11 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from samhandling.api import ApiLimits, create_app
+from samhandling.cli.options import parse_years
 from samhandling.engine import DuckDBEngine
 from samhandling.indicators.facts import fact_years, icd10_block_table, register_contact_facts
 from samhandling.rules import load_rules, rules_day
 from samhandling.synth import generate
-from samhandling.synth.commands import parse_years
 from samhandling.tables.catalog import Catalog, catalog_districts, catalog_specs
 from samhandling.tables.cube import ProtectedCube, build_cube
 from samhandling.tables.disclosure import disclosure_threshold

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from samhandling.cli.options import parse_years
 from samhandling.engine import DuckDBEngine, Engine
 from samhandling.indicators.facts import fact_years, icd10_block_table, register_contact_facts
 from samhandling.rules import RuleSet, load_rules, rules_day
 from samhandling.synth import generate
-from samhandling.synth.commands import parse_years
 from samhandling.tables.catalog import catalog_districts, catalog_specs
 from samhandling.tables.cube import CubeSpec
 from samhandling.tables.disclosure import disclosure_threshold

@@ -253,26 +253,26 @@ PARITY: dict[str, tuple[str, ...]] = {
     "samhandling.instruments.discharge_ready.discharge_ready_stays": (
         "tests/test_discharge_ready.py::test_engine_parity",
     ),
-    "samhandling.instruments.emergency_beds.occupancy.data_cutoff": (
+    "samhandling.registries.emergency_beds.occupancy.data_cutoff": (
         "tests/test_emergency_beds.py::test_data_cutoff_is_the_end_of_the_latest_year",
     ),
-    "samhandling.instruments.emergency_beds.occupancy.occupancy_by_month": (
+    "samhandling.registries.emergency_beds.occupancy.occupancy_by_month": (
         "tests/test_emergency_beds.py::test_unit_opening_mid_month",
         "tests/test_emergency_beds.py::test_bed_count_change_mid_month",
         "tests/test_emergency_beds.py::test_stay_crossing_month_end",
     ),
-    "samhandling.instruments.emergency_beds.occupancy.occupancy_by_year": (
+    "samhandling.registries.emergency_beds.occupancy.occupancy_by_year": (
         "tests/test_emergency_beds.py::test_yearly_occupancy_and_spread",
     ),
-    "samhandling.instruments.emergency_beds.occupancy.register_units": (
+    "samhandling.registries.emergency_beds.occupancy.register_units": (
         "tests/test_emergency_beds.py::test_unit_opening_mid_month",
         "tests/test_emergency_beds.py::test_bed_count_change_mid_month",
         "tests/test_emergency_beds.py::test_stay_crossing_month_end",
     ),
-    "samhandling.instruments.emergency_beds.occupancy.stays_vs_admissions": (
+    "samhandling.registries.emergency_beds.occupancy.stays_vs_admissions": (
         "tests/test_emergency_beds.py::test_kad_stays_versus_emergency_admissions",
     ),
-    "samhandling.instruments.emergency_beds.occupancy.unattributed_stays": (
+    "samhandling.registries.emergency_beds.occupancy.unattributed_stays": (
         "tests/test_emergency_beds.py::test_closed_unit_and_unattributed_nights",
         "tests/test_emergency_beds.py::test_every_night_is_counted_once",
     ),

@@ -22,7 +22,8 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
-from samhandling.instruments.agreements import (
+from samhandling.cli.agreements import parse_draft
+from samhandling.registries.agreements import (
     Agreement,
     AgreementDraft,
     AgreementError,
@@ -38,24 +39,23 @@ from samhandling.instruments.agreements import (
     register_agreement,
     store_document,
 )
-from samhandling.instruments.agreements.commands import parse_draft
-from samhandling.instruments.agreements.demo import demo_pdf, seed_demo
-from samhandling.instruments.agreements.export import SHEETS, monitoring_xlsx
-from samhandling.instruments.agreements.history import (
+from samhandling.registries.agreements.demo import demo_pdf, seed_demo
+from samhandling.registries.agreements.export import SHEETS, monitoring_xlsx
+from samhandling.registries.agreements.history import (
     describe_diff,
     diff_revisions,
     history_lines,
 )
-from samhandling.instruments.agreements.models import (
+from samhandling.registries.agreements.monitoring import monitor, monitor_agreements
+from samhandling.rules import load_rules
+from samhandling.store import Store, StoreError, head_revision
+from samhandling.store.agreements import (
     AgreementDocumentRow,
     AgreementPartRow,
     AgreementPartyRow,
     AgreementRevisionRow,
     AgreementRow,
 )
-from samhandling.instruments.agreements.monitoring import monitor, monitor_agreements
-from samhandling.rules import load_rules
-from samhandling.store import Store, StoreError, head_revision
 
 NLSH = "983974910"  # Nordlandssykehuset HF
 UNN = "983974899"  # Universitetssykehuset Nord-Norge HF

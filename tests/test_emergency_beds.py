@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect
 
 from samhandling.engine import Engine
-from samhandling.instruments.emergency_beds import (
+from samhandling.instruments.frames import contract_table
+from samhandling.registries.emergency_beds import (
     BedCount,
     Unit,
     UnitInput,
@@ -47,10 +48,9 @@ from samhandling.instruments.emergency_beds import (
     unattributed_stays,
     update_unit,
 )
-from samhandling.instruments.emergency_beds.models import UnitRow
-from samhandling.instruments.frames import contract_table
 from samhandling.rules import RuleSet, load_rules
 from samhandling.store import Store
+from samhandling.store.emergency_beds import UnitRow
 from samhandling.store.models import Base
 
 NLSH = "983974910"
@@ -572,7 +572,7 @@ def test_text_input_errors_are_reported_together() -> None:
 
 
 def test_data_cutoff_is_the_end_of_the_latest_year(engine: Engine) -> None:
-    from samhandling.instruments.emergency_beds.occupancy import data_cutoff, period_end
+    from samhandling.registries.emergency_beds.occupancy import data_cutoff, period_end
 
     assert period_end([2011, 2014, 2012]) == date(2015, 1, 1)
     assert period_end([]) is None
@@ -601,7 +601,7 @@ def kad_warehouse(base: Any, municipality: str = "0301") -> Any:
 
 
 def test_demo_units_are_seeded_once(store: Store, tmp_path: Any) -> None:
-    from samhandling.instruments.emergency_beds.demo import DEMO_UNITS, seed_demo
+    from samhandling.registries.emergency_beds.demo import DEMO_UNITS, seed_demo
 
     warehouse = kad_warehouse(tmp_path)
     assert seed_demo(warehouse, store) == [

@@ -17,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from samhandling.cli.options import parse_years
 from samhandling.contract import KINDS, arrow_schema
 from samhandling.errors import ConfigError
 from samhandling.refdata import drg, icd10, population, valid_codes
 from samhandling.synth import calibration_report, generate
 from samhandling.synth._edge import MERGERS, edge_cases
 from samhandling.synth._tables import points
-from samhandling.synth.commands import parse_years
 from samhandling.synth.generate import reference_population
 
 # Small but real: three municipalities of different size and region, 1 % of their residents.

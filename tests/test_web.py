@@ -564,7 +564,7 @@ def test_users_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     import typer
     from typer.testing import CliRunner
 
-    from samhandling.web.commands import register
+    from samhandling.cli.web import register
 
     cli = typer.Typer()
     register(cli)

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from samhandling.instruments.agreements import agreement, agreements
-from samhandling.instruments.agreements.demo import demo_pdf, seed_demo
-from samhandling.instruments.agreements.export import SHEETS
+from samhandling.registries.agreements import agreement, agreements
+from samhandling.registries.agreements.demo import demo_pdf, seed_demo
+from samhandling.registries.agreements.export import SHEETS
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
 from web_helpers import csrf_of, http_client, ingest_tiny, login, portal_store, serve_portal

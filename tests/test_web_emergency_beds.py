@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from samhandling.instruments.emergency_beds import UnitInput, get_unit, list_units, register_unit
+from samhandling.registries.emergency_beds import UnitInput, get_unit, list_units, register_unit
 from samhandling.rules import load_rules
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse

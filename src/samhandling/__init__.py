@@ -12,9 +12,8 @@ from __future__ import annotations
 from samhandling.engine import DuckDBEngine, Engine, SparkEngine, make_engine
 from samhandling.errors import SamhandlingError
 from samhandling.rules import RuleSet, load_rules
+from samhandling.version import __version__
 from samhandling.warehouse import Warehouse
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DuckDBEngine",

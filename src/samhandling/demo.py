@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
+from samhandling.cli.options import parse_years
 from samhandling.console import console
 from samhandling.engine import Engine, make_engine
-from samhandling.errors import ConfigError
 from samhandling.formatting import number, percent
 from samhandling.overview import activity_by_year_sector
 from samhandling.rules import RuleSet, load_rules
@@ -47,8 +47,8 @@ NATIONAL_FRACTION = 0.05
 # Areas that put demo records in the operational store (agreements, emergency-bed units, ...):
 # each module has ``seed_demo(warehouse, store) -> list[str]`` returning lines to print.
 DEMO_SEEDERS = (
-    "samhandling.instruments.agreements.demo",
-    "samhandling.instruments.emergency_beds.demo",
+    "samhandling.registries.agreements.demo",
+    "samhandling.registries.emergency_beds.demo",
     "samhandling.messages.demo",
 )
 
@@ -128,25 +128,6 @@ def generate_missing(
         episodes += summary.total("episodes")
         _marker(inbox, year).write_text(stamp, "utf-8")
     return episodes, done
-
-
-def parse_years(text: str) -> tuple[int, ...]:
-    """``2011-2014`` or ``2011,2013`` → the years."""
-    years: set[int] = set()
-    try:
-        for part in text.split(","):
-            if "-" in part:
-                first, last = (int(x) for x in part.split("-", 1))
-                years.update(range(first, last + 1))
-            elif part.strip():
-                years.add(int(part))
-    except ValueError:
-        raise ConfigError(
-            f"ugyldige år: {text!r} (bruk f.eks. 2011-2014 eller 2011,2013)"
-        ) from None
-    if not years:
-        raise ConfigError("ingen år valgt")
-    return tuple(sorted(years))
 
 
 def _nok(value: Decimal) -> str:
@@ -398,7 +379,7 @@ def register(app: typer.Typer) -> None:
             folder += f"-{_region_slug(name)}"
         inbox = home.parent / f"{home.name}-leveranser" / folder
         options = DemoOptions(
-            parse_years(years),
+            tuple(parse_years(years)),
             fraction,
             seed,
             home,
@@ -409,7 +390,7 @@ def register(app: typer.Typer) -> None:
         )
         run_demo(options)
         if serve:
-            from samhandling.web.commands import serve_portal
+            from samhandling.cli.web import serve_portal
 
             serve_portal(home, port=port, demo_users=True)
 

@@ -17,8 +17,8 @@ from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
 
 from portal_server import serve
-from samhandling.instruments.agreements import agreement
-from samhandling.instruments.agreements.demo import seed_demo
+from samhandling.registries.agreements import agreement
+from samhandling.registries.agreements.demo import seed_demo
 from samhandling.store import Store
 from samhandling.warehouse import Warehouse
 from samhandling.web import create_app

@@ -31,11 +31,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from samhandling import __version__
 from samhandling.errors import SamhandlingError
 from samhandling.tables.catalog import Catalog
 from samhandling.tables.cube import CONTENTS, ProtectedCube, TableError
 from samhandling.tables.output import FORMATS, MEDIA_TYPES, Format, render, to_jsonstat
+from samhandling.version import __version__
 
 __all__ = ["ApiLimits", "create_app"]
 

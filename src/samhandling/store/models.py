@@ -133,11 +133,11 @@ class SettingRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-# Areas keep their tables in their own modules (on this Base); the migrations and the schema
-# check need all of them registered.
+# Areas keep their tables in modules of their own in the store (on this Base); the migrations
+# and the schema check need all of them registered.
 AREA_MODELS = (
-    "samhandling.instruments.agreements.models",
-    "samhandling.instruments.emergency_beds.models",
+    "samhandling.store.agreements",
+    "samhandling.store.emergency_beds",
 )
 
 

@@ -19,12 +19,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from samhandling import __version__
 from samhandling import formatting as fmt
 from samhandling.errors import SamhandlingError
 from samhandling.ingest.reasons import REASONS as QUARANTINE_REASONS
 from samhandling.rules import RuleSet, load_rules
 from samhandling.store import Store
+from samhandling.version import __version__
 from samhandling.warehouse import Warehouse
 from samhandling.web.jobs import Computation, Computations
 from samhandling.web.security import (

@@ -22,7 +22,8 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samhandling.formatting import date_no
-from samhandling.instruments.agreements import (
+from samhandling.refdata import catchment, names
+from samhandling.registries.agreements import (
     OTHER,
     OVERALL,
     Agreement,
@@ -37,16 +38,15 @@ from samhandling.instruments.agreements import (
     health_trust_names,
     register_agreement,
 )
-from samhandling.instruments.agreements.domain import (
+from samhandling.registries.agreements.domain import (
     RULE_DOCUMENT_MAX_BYTES,
     RULE_RECOMMENDED,
     RULE_STATUTORY,
     Revision,
 )
-from samhandling.instruments.agreements.export import DEFINITIONS, monitoring_xlsx
-from samhandling.instruments.agreements.history import diff_revisions, validity
-from samhandling.instruments.agreements.monitoring import Monitoring, monitor_agreements
-from samhandling.refdata import catchment, names
+from samhandling.registries.agreements.export import DEFINITIONS, monitoring_xlsx
+from samhandling.registries.agreements.history import diff_revisions, validity
+from samhandling.registries.agreements.monitoring import Monitoring, monitor_agreements
 from samhandling.rules import RuleSet
 from samhandling.store import User
 from samhandling.web._app import (

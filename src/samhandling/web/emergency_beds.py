@@ -24,9 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samhandling.engine import Engine
 from samhandling.formatting import MONTHS
-from samhandling.instruments.emergency_beds import grant as grants
-from samhandling.instruments.emergency_beds import occupancy as occ
-from samhandling.instruments.emergency_beds import units as registry
+from samhandling.registries.emergency_beds import grant as grants
+from samhandling.registries.emergency_beds import occupancy as occ
+from samhandling.registries.emergency_beds import units as registry
 from samhandling.tables.disclosure import disclosure_threshold
 from samhandling.web._app import (
     ForbiddenError,

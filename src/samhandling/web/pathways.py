@@ -34,7 +34,7 @@ from samhandling.pathways import (
     pathway_report,
     patient_timeline,
 )
-from samhandling.pathways.commands import local_time, pattern_rows, readmission_rows
+from samhandling.pathways.rows import local_time, pattern_rows, readmission_rows
 from samhandling.pathways.timeline import ELLIPSIS
 from samhandling.web._app import (
     AUDIT_ACTIONS,

@@ -12,7 +12,7 @@ from alembic import op
 
 # Importing the ORM classes registers their tables on ``Base.metadata``, so that a process that
 # migrated the store compares and queries the same schema the migration built.
-import samhandling.instruments.agreements.models  # noqa: F401
+import samhandling.store.agreements  # noqa: F401
 from samhandling.store.models import UTCDateTime
 
 revision = "0002"

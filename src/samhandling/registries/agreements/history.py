@@ -7,7 +7,7 @@ from datetime import date
 from typing import Literal
 
 from samhandling.formatting import date_no, datetime_no
-from samhandling.instruments.agreements.domain import Agreement, Part, Revision
+from samhandling.registries.agreements.domain import Agreement, Part, Revision
 
 __all__ = [
     "FieldChange",

@@ -12,13 +12,13 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
 from samhandling.formatting import date_no
-from samhandling.instruments.agreements.domain import (
+from samhandling.registries.agreements.domain import (
     RULE_DEADLINES,
     RULE_RECOMMENDED,
     RULE_STATUTORY,
     Agreement,
 )
-from samhandling.instruments.agreements.monitoring import AreaSummary, Monitoring
+from samhandling.registries.agreements.monitoring import AreaSummary, Monitoring
 from samhandling.rules import RuleSet
 
 __all__ = ["DEFINITIONS", "monitoring_workbook", "monitoring_xlsx", "write_monitoring"]

@@ -27,7 +27,7 @@ import pyarrow as pa
 from samhandling.engine import Engine
 from samhandling.engine.sql import sql_string
 from samhandling.instruments._relations import register_days
-from samhandling.instruments.emergency_beds.units import Unit
+from samhandling.registries.emergency_beds.units import Unit
 from samhandling.rules import RuleSet
 
 __all__ = [

@@ -10,13 +10,13 @@ acceptance suites for PLO 1.5 (a folder with their ``Testcase-mottak-*.zip``) ag
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from samhandling.cli.options import parse_date
 from samhandling.console import console, progress
 from samhandling.errors import SamhandlingError
 from samhandling.formatting import number
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Les meldinger, send kvitteringer og last tidspunktene inn i datavarehuset."""
         wh = Warehouse.open(warehouse)
-        day = _day(as_of)
+        day = parse_date(as_of, "--as-of")
         items = read_folder(folder)
         result = receive(wh, items, as_of=day)
         inbox = Inbox(wh)
@@ -233,12 +233,3 @@ def _acceptance(folder: Path, report: Path | None) -> None:
         console.print(f"Rapport: {report}")
     if failed:
         raise typer.Exit(code=1)
-
-
-def _day(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise SamhandlingError(f"ugyldig dato {text!r} (bruk ÅÅÅÅ-MM-DD)") from None

@@ -18,26 +18,18 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from samhandling.cli_options import EngineOpt
+from samhandling.cli.options import DbOpt, EngineOpt, RulesOpt, WarehouseOpt, parse_years
 from samhandling.console import console, progress
 from samhandling.engine import Engine, make_engine
 from samhandling.errors import ConfigError
 from samhandling.formatting import money, number, percent
-from samhandling.instruments.emergency_beds import grant as grants
-from samhandling.instruments.emergency_beds import occupancy as occ
-from samhandling.instruments.emergency_beds import units as registry
+from samhandling.registries.emergency_beds import grant as grants
+from samhandling.registries.emergency_beds import occupancy as occ
+from samhandling.registries.emergency_beds import units as registry
 from samhandling.rules import RuleSet, load_rules
 from samhandling.store import Store
 
 __all__ = ["register"]
-
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", "-w", help="Lagerkatalog (ellers $SAMHANDLING_HOME).")
-]
-DbOpt = Annotated[str | None, typer.Option("--database", help="Driftsdatabase (SQLAlchemy-URL).")]
-RulesOpt = Annotated[
-    Path | None, typer.Option("--regler", help="Regelfil som overstyrer standardreglene.")
-]
 
 
 def _store(warehouse: Path | None, database: str | None) -> Store:
@@ -274,7 +266,6 @@ def register(app: typer.Typer) -> None:
         engine_name: EngineOpt = None,
     ) -> None:
         """KAD-opphold mot øyeblikkelig hjelp medisinske sykehusinnleggelser per 1 000."""
-        from samhandling.demo import parse_years
 
         wanted = parse_years(years)
         units = _units(warehouse, database)
@@ -318,7 +309,6 @@ def register(app: typer.Typer) -> None:
         rules_file: RulesOpt = None,
     ) -> None:
         """Finansiering per kommune: tilskudd og HF-andel 2012–2015, rammetilskudd fra 2016."""
-        from samhandling.demo import parse_years
 
         rules = load_rules(rules_file)
         wanted = parse_years(years)

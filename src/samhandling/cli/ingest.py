@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from samhandling.cli_options import EngineOpt
+from samhandling.cli.options import EngineOpt, parse_date
 from samhandling.console import console
-from samhandling.errors import SamhandlingError
 from samhandling.ingest.delivery import delivery_folders
 from samhandling.ingest.reasons import REASONS
 from samhandling.warehouse import QUARANTINE, IngestReport, Warehouse
@@ -24,15 +22,6 @@ WarehouseOption = Annotated[
         help="Datavarehusmappe (standard: $SAMHANDLING_HOME eller ./samhandling-data).",
     ),
 ]
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise SamhandlingError(f"--as-of må være en dato (ÅÅÅÅ-MM-DD), ikke {value!r}") from None
 
 
 def _print_report(report: IngestReport) -> None:
@@ -76,7 +65,7 @@ def ingest(
 ) -> None:
     """Valider og last inn en leveranse i datavarehuset."""
     wh = Warehouse.open(warehouse)
-    as_of_date = _parse_date(as_of)
+    as_of_date = parse_date(as_of, "--as-of")
     rejected = 0
     for sub in delivery_folders(folder):
         report = wh.ingest(sub, as_of=as_of_date, progress=True, engine_name=motor)

@@ -23,7 +23,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from samhandling.errors import RuleError
-from samhandling.instruments.emergency_beds.units import Unit
+from samhandling.registries.emergency_beds.units import Unit
 from samhandling.rules import RuleSet
 from samhandling.store import Store
 
@@ -64,7 +64,7 @@ REASONS = {
 def agreement_lookup(store: Store) -> AgreementLookup | None:
     """``point_signed`` of the agreements registry bound to ``store``; ``None`` without one."""
     try:
-        from samhandling.instruments.agreements import point_signed
+        from samhandling.registries.agreements import point_signed
     except ImportError:
         return None
 

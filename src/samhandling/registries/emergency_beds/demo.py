@@ -14,7 +14,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from samhandling.engine import make_engine
-from samhandling.instruments.emergency_beds.units import (
+from samhandling.registries.emergency_beds.units import (
     UnitInput,
     change_beds,
     list_units,

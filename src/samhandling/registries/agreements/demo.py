@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from samhandling.instruments.agreements.domain import AgreementDraft, PartDraft
-from samhandling.instruments.agreements.registry import (
+from samhandling.registries.agreements.domain import AgreementDraft, PartDraft
+from samhandling.registries.agreements.registry import (
     add_revision,
     agreements,
     register_agreement,

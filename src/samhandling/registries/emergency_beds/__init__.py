@@ -2,13 +2,14 @@
 
 The registry of units (:mod:`.units`, in the operational store), their occupancy and the
 indicators built on it (:mod:`.occupancy`, SQL on the engine), and the funding: the 2012–2015
-grant scheme and the block grant from 2016 (:mod:`.grant`). The CLI (:mod:`.commands`), the
-portal (:mod:`samhandling.web.emergency_beds`) and the exports all call these functions.
+grant scheme and the block grant from 2016 (:mod:`.grant`). The CLI
+(:mod:`samhandling.cli.emergency_beds`), the portal (:mod:`samhandling.web.emergency_beds`) and
+the exports all call these functions.
 """
 
 from __future__ import annotations
 
-from samhandling.instruments.emergency_beds.grant import (
+from samhandling.registries.emergency_beds.grant import (
     GRANT_RULES,
     BlockGrantLine,
     GrantLine,
@@ -18,7 +19,7 @@ from samhandling.instruments.emergency_beds.grant import (
     refdata_population,
     scheme_years,
 )
-from samhandling.instruments.emergency_beds.occupancy import (
+from samhandling.registries.emergency_beds.occupancy import (
     OCCUPANCY_RULES,
     Spread,
     occupancy_by_month,
@@ -28,7 +29,7 @@ from samhandling.instruments.emergency_beds.occupancy import (
     stays_vs_admissions,
     unattributed_stays,
 )
-from samhandling.instruments.emergency_beds.units import (
+from samhandling.registries.emergency_beds.units import (
     BedCount,
     Unit,
     UnitInput,

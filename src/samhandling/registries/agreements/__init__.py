@@ -9,7 +9,7 @@ RHF and HF area which municipalities have which sub-agreements against the statu
 
 from __future__ import annotations
 
-from samhandling.instruments.agreements.domain import (
+from samhandling.registries.agreements.domain import (
     OTHER,
     OVERALL,
     Agreement,
@@ -23,7 +23,7 @@ from samhandling.instruments.agreements.domain import (
     health_trust_names,
     validate_draft,
 )
-from samhandling.instruments.agreements.registry import (
+from samhandling.registries.agreements.registry import (
     add_revision,
     agreement,
     agreements,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +17,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from samhandling.cli_options import EngineOpt
+from samhandling.cli.options import EngineOpt, RulesOpt, WarehouseOpt, parse_date
 from samhandling.console import console, progress
 from samhandling.engine import Engine, make_engine
 from samhandling.errors import ConfigError
@@ -84,12 +83,6 @@ LABELS: dict[str, str] = {
 
 _MAX_ROWS_SHOWN = 60
 
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", "-w", help="Lagerkatalog (ellers $SAMHANDLING_HOME).")
-]
-RulesOpt = Annotated[
-    Path | None, typer.Option("--regler", help="Regelfil som overstyrer standardreglene.")
-]
 OutOpt = Annotated[Path | None, typer.Option("--ut", help="Skriv til fil (.csv eller .xlsx).")]
 
 
@@ -384,7 +377,7 @@ def register(app: typer.Typer) -> None:
         """Betaling for utskrivningsklare pasienter: fakturaer, linjer, opphold, statistikk."""
         from samhandling.instruments import discharge_ready as dr
 
-        until = _parse_date(as_of)
+        until = parse_date(as_of, "--per")
 
         def work(engine: Engine, rules: RuleSet) -> pa.Table:
             if view == "fakturaer":
@@ -548,15 +541,6 @@ def _level(value: str) -> Level:
         return _LEVELS[value]
     except KeyError:
         raise ConfigError(f"ukjent nivå {value!r}: velg " + ", ".join(sorted(_LEVELS))) from None
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"ugyldig dato {value!r}: bruk ÅÅÅÅ-MM-DD") from None
 
 
 def _cof_rules() -> tuple[str, ...]:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from samhandling.instruments.agreements.domain import (
+from samhandling.refdata import catchment, names
+from samhandling.registries.agreements.domain import (
     OTHER,
     OVERALL,
     RULE_DEADLINES,
@@ -32,8 +33,7 @@ from samhandling.instruments.agreements.domain import (
     RULE_STATUTORY,
     Agreement,
 )
-from samhandling.instruments.agreements.registry import agreements as all_agreements
-from samhandling.refdata import catchment, names
+from samhandling.registries.agreements.registry import agreements as all_agreements
 from samhandling.rules import RuleSet, load_rules
 from samhandling.store import Store
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from samhandling.instruments.agreements.domain import (
+from samhandling.registries.agreements.domain import (
     OTHER,
     OVERALL,
     RULE_DOCUMENT_FORMATS,
@@ -36,15 +36,15 @@ from samhandling.instruments.agreements.domain import (
     Revision,
     validate_draft,
 )
-from samhandling.instruments.agreements.models import (
+from samhandling.rules import RuleSet, load_rules
+from samhandling.store import Store
+from samhandling.store.agreements import (
     AgreementDocumentRow,
     AgreementPartRow,
     AgreementPartyRow,
     AgreementRevisionRow,
     AgreementRow,
 )
-from samhandling.rules import RuleSet, load_rules
-from samhandling.store import Store
 
 __all__ = [
     "add_revision",

@@ -8,20 +8,10 @@ from typing import Annotated
 
 import typer
 
+from samhandling.cli.options import DbOpt, WarehouseOpt
 from samhandling.console import console
 from samhandling.errors import ConfigError
 
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", "-w", help="Lagerkatalog (ellers $SAMHANDLING_HOME).")
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Driftsdatabase (SQLAlchemy-URL); ellers $SAMHANDLING_DB_URL, ellers SQLite "
-        "i lageret.",
-    ),
-]
 ROLE_HELP = "municipality, health_trust, national eller public."
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from samhandling.cli_options import EngineOpt
+from samhandling.cli.options import EngineOpt
 from samhandling.config import warehouse_dir
 from samhandling.console import console
 from samhandling.errors import ConfigError

@@ -32,18 +32,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from samhandling.cli.options import DbOpt, WarehouseOpt, parse_date
 from samhandling.console import console, progress
 from samhandling.formatting import date_no, number
-from samhandling.instruments.agreements.domain import (
+from samhandling.registries.agreements.domain import (
     AgreementDraft,
     AgreementValidationError,
     PartDraft,
     health_trust_names,
 )
-from samhandling.instruments.agreements.export import write_monitoring
-from samhandling.instruments.agreements.history import describe_diff, diff_revisions, history_lines
-from samhandling.instruments.agreements.monitoring import Monitoring, monitor_agreements
-from samhandling.instruments.agreements.registry import (
+from samhandling.registries.agreements.export import write_monitoring
+from samhandling.registries.agreements.history import describe_diff, diff_revisions, history_lines
+from samhandling.registries.agreements.monitoring import Monitoring, monitor_agreements
+from samhandling.registries.agreements.registry import (
     add_revision,
     agreement,
     agreements,
@@ -55,17 +56,6 @@ from samhandling.store import Store
 
 __all__ = ["parse_draft", "register"]
 
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", "-w", help="Lagerkatalog (ellers $SAMHANDLING_HOME).")
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Driftsdatabase (SQLAlchemy-URL); ellers $SAMHANDLING_DB_URL, ellers SQLite "
-        "i lageret.",
-    ),
-]
 DateOpt = Annotated[
     str | None, typer.Option("--dato", help="Dato for oppfølgingen (ÅÅÅÅ-MM-DD); ellers i dag.")
 ]
@@ -419,9 +409,5 @@ def register(app: typer.Typer) -> None:
 
 
 def _parse_day(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise AgreementValidationError([f"--dato: {value!r} er ikke en dato (ÅÅÅÅ-MM-DD)"]) from exc
+    # The day of the follow-up: the one given, else the day the command runs (an operation).
+    return parse_date(value, "--dato") or date.today()

@@ -1,8 +1,10 @@
 """Command-line interface: ``samhandling <command>``.
 
-Each area registers its commands from its own module (``<area>/commands.py`` with a
-``register(app)`` function); this file wires them together and turns user errors into a short
-message and a non-zero exit code instead of a traceback.
+The command line is the application layer: each area's commands are a module of this package
+(``cli/<area>.py`` with a ``register(app)`` function) that calls the area's functions and prints
+what they return; the options every area shares (warehouse, rules, engine, years) are in
+:mod:`samhandling.cli.options`. This module wires them together and turns user errors into a
+short message and a non-zero exit code instead of a traceback.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _root(
 @app.command()
 def version() -> None:
     """Skriv ut versjonsnummeret."""
-    from samhandling import __version__
+    from samhandling.version import __version__
 
     typer.echo(__version__)
 
@@ -56,15 +58,15 @@ def _register_all() -> None:
     from importlib import import_module
 
     for module in (
-        "samhandling.synth.commands",
-        "samhandling.ingest.commands",
-        "samhandling.instruments.commands",
-        "samhandling.tables.commands",
-        "samhandling.web.commands",
-        "samhandling.instruments.agreements.commands",
-        "samhandling.instruments.emergency_beds.commands",
-        "samhandling.messages.commands",
-        "samhandling.pathways.commands",
+        "samhandling.cli.synth",
+        "samhandling.cli.ingest",
+        "samhandling.cli.instruments",
+        "samhandling.cli.tables",
+        "samhandling.cli.web",
+        "samhandling.cli.agreements",
+        "samhandling.cli.emergency_beds",
+        "samhandling.cli.messages",
+        "samhandling.cli.pathways",
         "samhandling.demo",
     ):
         try:

@@ -18,9 +18,9 @@ from functools import cache
 from sqlalchemy import delete, select
 
 from samhandling.errors import SamhandlingError
-from samhandling.instruments.emergency_beds.models import BedCountRow, ParticipantRow, UnitRow
 from samhandling.rules import RuleSet
 from samhandling.store import Store
+from samhandling.store.emergency_beds import BedCountRow, ParticipantRow, UnitRow
 
 __all__ = [
     "BedCount",

@@ -7,28 +7,8 @@ from typing import Annotated
 
 import typer
 
+from samhandling.cli.options import parse_years
 from samhandling.console import console
-from samhandling.errors import ConfigError
-
-
-def parse_years(text: str) -> list[int]:
-    """``2011-2014`` or ``2011,2013`` (or a mix) to a list of years."""
-    years: list[int] = []
-    try:
-        for raw in text.split(","):
-            part = raw.strip()
-            if "-" in part:
-                first, last = (int(p) for p in part.split("-", 1))
-                if last < first:
-                    raise ConfigError(f"ugyldig årsintervall {part!r}")
-                years.extend(range(first, last + 1))
-            elif part:
-                years.append(int(part))
-    except ValueError:
-        raise ConfigError(f"ugyldige år {text!r}: skriv f.eks. 2011-2014 eller 2011,2013") from None
-    if not years:
-        raise ConfigError("ingen år valgt")
-    return years
 
 
 def register(app: typer.Typer) -> None:

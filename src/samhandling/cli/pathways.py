@@ -7,88 +7,25 @@ Both call the functions the portal calls (:func:`pathway_report`, :func:`patient
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from samhandling.cli_options import EngineOpt
+from samhandling.cli.options import EngineOpt, RulesOpt, WarehouseOpt
 from samhandling.console import console, progress
 from samhandling.engine import make_engine
 from samhandling.errors import ConfigError
-from samhandling.formatting import date_no, number, percent
+from samhandling.formatting import number
 from samhandling.pathways.patient import patient_timeline
-from samhandling.pathways.patterns import (
-    READMITTED,
-    PathwayReport,
-    pathway_report,
-    pattern_label,
-)
+from samhandling.pathways.patterns import pathway_report, pattern_label
+from samhandling.pathways.rows import SUPPRESSED, local_time, pattern_rows, readmission_rows
 from samhandling.pathways.timeline import build_pathways
 from samhandling.rules import load_rules
 
-__all__ = ["local_time", "pattern_rows", "readmission_rows", "register"]
-
-SUPPRESSED = ":"
-DESTINATIONS: dict[str | None, str] = {
-    "home": "Utskrevet til hjemmet",
-    "institution": "Utskrevet til institusjon",
-    None: "Alle utskrivninger",
-}
-
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", "-w", help="Lagerkatalog (ellers $SAMHANDLING_HOME).")
-]
-RulesOpt = Annotated[
-    Path | None, typer.Option("--regler", help="Regelfil som overstyrer standardreglene.")
-]
-
-
-def local_time(value: datetime | None) -> str:
-    """A timeline instant as written in the data (interchange times are local, no zone)."""
-    if value is None:
-        return "pågår"
-    return f"{date_no(value.date())} kl. {value.hour:02d}:{value.minute:02d}"
-
-
-def _shown(value: int | None) -> str:
-    return SUPPRESSED if value is None else number(value)
-
-
-def pattern_rows(report: PathwayReport, municipality: str | None) -> list[tuple[str, str, str]]:
-    """(pattern key, label, published count) rows of a municipality or the country, in order."""
-    rows: list[tuple[str, str, str]] = []
-    for pattern in report.pattern_order:
-        value, _reason = report.patterns.cell(municipality=municipality, pattern=pattern)
-        rows.append((pattern, pattern_label(pattern, report.definition), _shown(value)))
-    total, _ = report.patterns.cell(municipality=municipality, pattern=None)
-    rows.append(("", "Alle forløp", _shown(total)))
-    return rows
-
-
-def readmission_rows(
-    report: PathwayReport, municipality: str | None
-) -> list[tuple[str, str, str, str]]:
-    """(destination label, discharges, readmitted, share) published for a municipality."""
-    rows: list[tuple[str, str, str, str]] = []
-    for destination, label in DESTINATIONS.items():
-        total, _ = report.readmissions.cell(
-            municipality=municipality, destination=destination, readmitted=None
-        )
-        readmitted, _ = report.readmissions.cell(
-            municipality=municipality, destination=destination, readmitted=READMITTED[0]
-        )
-        share = (
-            percent(100 * readmitted / total)
-            if total and readmitted is not None
-            else SUPPRESSED
-            if readmitted is None or total is None
-            else "–"
-        )
-        rows.append((label, _shown(total), _shown(readmitted), share))
-    return rows
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
