@@ -3,7 +3,9 @@
 Usage: ``python bench/bench_tables.py --fraction 0.01 --years 2012-2013 --repeat 30``, or on an
 ingested warehouse: ``python bench/bench_tables.py --warehouse /tmp/nat/wh --raw-repeat 5``
 (``--catalog DIR`` keeps each protected cube there as soon as it is built, so a second run only
-times the requests).
+times the requests). ``--stored`` times the requests on the warehouse's stored catalogue (what
+``samhandling table-build`` wrote and the portal and API serve: all tables, linked), without
+building anything and without the raw side.
 Generates a synthetic delivery (``samhandling.synth.generate``) unless ``--warehouse`` is given,
 builds the protected cubes once (build time and peak memory reported), then times three typical
 requests through the API app (one municipality over time; all municipalities x year x age group;
@@ -19,7 +21,7 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from samhandling.api import ApiLimits, create_app
@@ -31,6 +33,7 @@ from samhandling.synth import generate
 from samhandling.tables.catalog import Catalog, catalog_districts, catalog_specs
 from samhandling.tables.cube import ProtectedCube, build_cube
 from samhandling.tables.disclosure import disclosure_threshold
+from samhandling.tables.published import load_catalog
 from samhandling.warehouse import Warehouse
 
 with warnings.catch_warnings():
@@ -71,7 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="folder of protected cubes: read from there if written before, else built and kept",
     )
+    parser.add_argument(
+        "--stored",
+        action="store_true",
+        help="time the requests on the warehouse's stored catalogue (no build, no raw side)",
+    )
     args = parser.parse_args(argv)
+    if args.stored:
+        if not args.warehouse:
+            parser.error("--stored needs --warehouse")
+        return _stored(args)
     with tempfile.TemporaryDirectory(prefix="bench-tables-") as scratch:
         # A database file, not memory: the facts of ten national years (125 M contacts) are
         # larger than RAM, and DuckDB pages them from the file within the memory limit.
@@ -130,24 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"facts + cubes (built or read): {build_s:.1f} s, peak RSS {peak:,.0f} MiB")
-        client = TestClient(
-            create_app(
-                catalog, limits=ApiLimits(max_calls_per_time_window=10**9, max_data_cells=10**9)
-            )
-        )
-        sd02 = catalog.cube("SD02").spec
-        munis = [c for c, _ in sd02.dimension("region").codes if c.isdigit() and len(c) == 4]
-        one = munis[0]
-        year_codes = ",".join(str(y) for y in years)
-        requests = {
-            ONE: f"/api/v2/tables/SD05/data?valuecodes[region]={one}&valuecodes[period]=*"
-            "&valuecodes[urgency]=emergency&valuecodes[drg_type]=M",
-            ALL: f"/api/v2/tables/SD02/data?valuecodes[region]={','.join(munis)}"
-            f"&valuecodes[period]={year_codes}&valuecodes[age]=A0-17,A18-49,A50-66,A67-79,"
-            "A80%2B&valuecodes[ContentsCode]=opphold",
-            BLOCK: f"/api/v2/tables/SD04/data?valuecodes[diagnosis]=E10-E14&valuecodes[period]="
-            f"{year_codes}&valuecodes[ContentsCode]=opphold,polikliniske",
-        }
+        client, requests, one = _requests(catalog, years)
         raw = {
             ONE: "SELECT year, SUM(bed_days), COUNT(*) FROM contact_facts WHERE residence = "
             f"'{one}' AND is_stay = 1 AND urgency = 'emergency' AND drg_type = 'M' "
@@ -167,6 +162,49 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"{name:45} {c50:9.1f} {c95:9.1f} {r50:9.1f} {r95:9.1f}")
         engine.close()
+    return 0
+
+
+def _requests(catalog: Catalog, years: Sequence[int]) -> tuple[TestClient, dict[str, str], str]:
+    """The API client on ``catalog`` and the three typical requests (and the municipality)."""
+    client = TestClient(
+        create_app(catalog, limits=ApiLimits(max_calls_per_time_window=10**9, max_data_cells=10**9))
+    )
+    sd02 = catalog.cube("SD02").spec
+    munis = [c for c, _ in sd02.dimension("region").codes if c.isdigit() and len(c) == 4]
+    one = munis[0]
+    year_codes = ",".join(str(y) for y in years)
+    requests = {
+        ONE: f"/api/v2/tables/SD05/data?valuecodes[region]={one}&valuecodes[period]=*"
+        "&valuecodes[urgency]=emergency&valuecodes[drg_type]=M",
+        ALL: f"/api/v2/tables/SD02/data?valuecodes[region]={','.join(munis)}"
+        f"&valuecodes[period]={year_codes}&valuecodes[age]=A0-17,A18-49,A50-66,A67-79,"
+        "A80%2B&valuecodes[ContentsCode]=opphold",
+        BLOCK: f"/api/v2/tables/SD04/data?valuecodes[diagnosis]=E10-E14&valuecodes[period]="
+        f"{year_codes}&valuecodes[ContentsCode]=opphold,polikliniske",
+    }
+    return client, requests, one
+
+
+def _stored(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    catalog = load_catalog(Warehouse.open(args.warehouse), load_rules(), args.borders)
+    if catalog is None:
+        raise SystemExit("no stored catalogue: run samhandling table-build first")
+    years = [y for y in catalog.years if catalog.inhabitants("0", y)] or catalog.years
+    cells = sum(c.cells.num_rows for c in catalog.cubes.values())
+    print(
+        f"stored catalogue: {len(catalog.cubes)} tables, {cells:,} cells, years {years}, "
+        f"read in {time.perf_counter() - started:.1f} s"
+    )
+    client, requests, _one = _requests(catalog, years)
+    print(f"{'request':45} {'cube p50':>9} {'cube p95':>9}")
+    for name, url in requests.items():
+        assert client.get(url).status_code == 200, (name, client.get(url).text[:300])
+        c50, c95 = _percentiles(lambda url=url: client.get(url), args.repeat)
+        print(f"{name:45} {c50:9.1f} {c95:9.1f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:,.0f} MiB")
     return 0
 
 
