@@ -339,7 +339,7 @@ PARITY: dict[str, tuple[str, ...]] = {
         "tests/test_published_catalog.py::test_the_catalogue_builds_the_same_on_either_engine",
         "tests/test_warehouse.py::test_register_gives_typed_relations_on_each_engine",
     ),
-    "samhandling.web.maps.stay_rates": (
+    "samhandling.tables.stay_rates.stay_rates": (
         "tests/test_web_map.py::test_stay_rates_use_one_set_of_borders",
     ),
     "samhandling.web.tables.stored_catalog": (

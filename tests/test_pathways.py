@@ -44,6 +44,8 @@ from samhandling.tables.disclosure import (
 
 NLSH = "983974910"
 FAR = datetime(9999, 12, 31)
+# The day the pathway rules are read for (the data are of 2012-2013).
+ON = date(2013, 12, 31)
 
 STAY: dict[str, Any] = {
     "birth_year": 1935,
@@ -171,7 +173,7 @@ def built(
     (on Spark a build costs seconds)."""
     engine = engine_factory(request.param)
     load(engine, EPISODES, EVENTS, CARE)
-    build_pathways(engine, pathway_definition(rules))
+    build_pathways(engine, pathway_definition(rules, ON))
     yield engine
     engine.close()
 
@@ -299,7 +301,7 @@ def test_readmission_after_discharge_home_vs_to_an_institution(
 ) -> None:
     got = {
         r["first_episode_id"]: (r["destination_state"], r["destination"], r["readmitted"])
-        for r in discharge_destinations(built, pathway_definition(rules)).to_pylist()
+        for r in discharge_destinations(built, pathway_definition(rules, ON)).to_pylist()
     }
     assert got["d1"] == ("home", "home", 1)  # 10 days later, emergency
     assert got["e1"] == ("short_term", "institution", 1)  # 20 days later, emergency
@@ -529,7 +531,7 @@ def test_unknown_patient_is_not_found(engine: Engine, rules: RuleSet) -> None:
 
 
 def test_definition_reads_and_checks_the_rules(rules: RuleSet, tmp_path: Path) -> None:
-    d = pathway_definition(rules)
+    d = pathway_definition(rules, ON)
     assert (d.end_gap_days, d.merge_gap_hours, d.readmission_min_days) == (30, 8, 1)
     assert d.states_by_priority[0] == "died" and d.states_by_priority[-1] == "home"
     assert "pathways.settings" in d.unverified
@@ -540,7 +542,7 @@ def test_definition_reads_and_checks_the_rules(rules: RuleSet, tmp_path: Path) -
         "utf-8",
     )
     with pytest.raises(RuleError, match="hospice"):
-        pathway_definition(rules.with_override(override))
+        pathway_definition(rules.with_override(override), ON)
 
 
 def test_cli_patterns_print_only_published_figures(tmp_path: Path) -> None:

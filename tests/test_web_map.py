@@ -21,6 +21,7 @@ from samhandling.engine import Engine
 from samhandling.formatting import number
 from samhandling.refdata import valid_codes
 from samhandling.rules import load_rules
+from samhandling.tables.stay_rates import stay_rates
 from samhandling.warehouse import Warehouse
 from samhandling.web.maps import (
     ATTRIBUTION,
@@ -33,7 +34,6 @@ from samhandling.web.maps import (
     class_of,
     discharge_ready_map,
     stay_rate_map,
-    stay_rates,
 )
 from web_helpers import http_client, ingest_tiny, portal_store, serve_portal
 
@@ -173,6 +173,7 @@ def test_stay_rate_map_crude_and_standardised_by_hand() -> None:
             "crude_per_1000": [4.8, 2.5, 0.0],
             "standardised_per_1000": [5.25, 3.0, 0.0],
             "patients": [9, 2, 0],
+            "suppressed": [False, True, False],
         }
     )
     crude = {r.code: r for r in stay_rate_map(rates, 2019, "innleggelser_raa", 5).rows}
@@ -197,7 +198,8 @@ def test_stay_rates_use_one_set_of_borders(tiny_warehouse: Warehouse, engine: En
             "GROUP BY municipality"
         ).to_pylist()
     }
-    rates = {str(r["residence"]): r for r in stay_rates(engine, load_rules(), 2013).to_pylist()}
+    got = stay_rates(engine, load_rules(), 2013, borders=borders_for(2013))
+    rates = {str(r["residence"]): r for r in got.to_pylist()}
     # 2013 is drawn on the 2020 borders: Asker, Røyken and Hurum count as Asker (3025).
     assert rates["3025"]["population"] == before["0220"] + before["0627"] + before["0628"]
     assert set(rates) <= valid_codes(2020)
@@ -206,6 +208,12 @@ def test_stay_rates_use_one_set_of_borders(tiny_warehouse: Warehouse, engine: En
     assert rates["1804"]["crude_per_1000"] == pytest.approx(2 * 1000 / before["1804"])
     assert rates["0301"]["crude_per_1000"] == pytest.approx(1000 / before["0301"])
     assert rates["3025"]["events"] == 0.0
+    # Two and one patients with a stay: under the threshold of 5, withheld; none: shown (0).
+    assert rates["1804"]["suppressed"] and rates["0301"]["suppressed"]
+    assert not rates["3025"]["suppressed"]
+    # The engine's own population is left in each year's codes (Røyken and Hurum still there).
+    after = engine.query("SELECT DISTINCT municipality FROM population WHERE year = 2013")
+    assert {"0627", "0628"} <= {str(m) for m in after["municipality"].to_pylist()}
 
 
 @pytest.fixture(scope="module")

@@ -37,8 +37,9 @@ def group_columns(by: Sequence[str], alias: str = "f") -> tuple[str, str]:
     return (select + ", ") if select else "", ", ".join(cols)
 
 
-def population_sql(where: str = "TRUE") -> str:
-    """The ``population`` relation with municipality codes in the contact facts' borders.
+def population_sql(where: str = "TRUE", relation: str = "population") -> str:
+    """The ``population`` relation (or ``relation``, of the same columns) with municipality
+    codes in the contact facts' borders.
 
     ``population`` holds each year in that year's codes; the facts' residence is in one chosen
     year's borders. Joined through ``fact_residence`` (the mapping the facts were built with,
@@ -48,7 +49,7 @@ def population_sql(where: str = "TRUE") -> str:
     """
     return (
         "SELECT p.year, COALESCE(r.residence, p.municipality) AS municipality, p.sex, p.age, "
-        "p.count FROM population AS p LEFT JOIN fact_residence AS r "
+        f"p.count FROM {quote_ident(relation)} AS p LEFT JOIN fact_residence AS r "
         f"ON r.year = p.year AND r.municipality = p.municipality WHERE {where}"
     )
 

@@ -71,7 +71,13 @@ def _group(age_sql: str, width: int, open_from: int) -> str:
 
 
 def _strata(
-    engine: Engine, rules: RuleSet, measure: str, year: int, where: str
+    engine: Engine,
+    rules: RuleSet,
+    measure: str,
+    year: int,
+    where: str,
+    *,
+    population: str = "population",
 ) -> tuple[dict[tuple[str, int, int], int], dict[tuple[str, int, int], int]]:
     on = date(year, 12, 31)
     width = rule_int(rules, "indicators.age_band_width", "width", on=on)
@@ -85,7 +91,7 @@ def _strata(
     pop = engine.query(
         f"SELECT p.municipality AS m, CAST(p.sex AS INTEGER) AS s, "
         f"CAST({_group('p.age', width, open_from)} AS INTEGER) AS g, SUM(p.count) AS n "
-        f"FROM ({population_sql(f'p.year = {int(year)}')}) AS p GROUP BY 1, 2, 3"
+        f"FROM ({population_sql(f'p.year = {int(year)}', population)}) AS p GROUP BY 1, 2, 3"
     )
 
     def as_dict(t: pa.Table) -> dict[tuple[str, int, int], int]:
@@ -130,12 +136,14 @@ def direct_standardised_rates(
     where: str = "TRUE",
     standard: dict[tuple[int, int], int] | None = None,
     country: str | None = None,
+    population: str = "population",
 ) -> pa.Table:
     """residence, events, population, crude and standardised rate per 1 000 with interval.
 
     ``country`` (a code, e.g. ``"0"``) gives one row for all residences together instead.
+    ``population``: the relation of inhabitants (default ``population``, in each year's codes).
     """
-    events, pop = _strata(engine, rules, measure, year, where)
+    events, pop = _strata(engine, rules, measure, year, where, population=population)
     if country is not None:
         events, pop = _collapse(events, country), _collapse(pop, country)
     on = date(year, 12, 31)

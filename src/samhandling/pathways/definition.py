@@ -93,9 +93,9 @@ def _int(settings: dict[str, str], key: str) -> int:
         raise RuleError(f"pathways.settings {key} må være et heltall") from None
 
 
-def pathway_definition(rules: RuleSet, on: date | None = None) -> PathwayDefinition:
-    """Read and check the pathway rules in force on ``on`` (default today)."""
-    day = on or date.today()
+def pathway_definition(rules: RuleSet, on: date) -> PathwayDefinition:
+    """Read and check the pathway rules in force on ``on`` (a day of the data's period)."""
+    day = on
     labels = _keyed(rules, "pathways.states", day)
     states = set(labels)
     for state in states:

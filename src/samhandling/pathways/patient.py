@@ -15,9 +15,10 @@ import pyarrow as pa
 from samhandling.engine import Engine
 from samhandling.engine.sql import sql_string
 from samhandling.errors import SamhandlingError
+from samhandling.indicators.facts import episode_years
 from samhandling.pathways.definition import PathwayDefinition, pathway_definition
 from samhandling.pathways.timeline import FAR_TIME, PATHWAYS, STAYS, TIMELINE, build_pathways
-from samhandling.rules import RuleSet
+from samhandling.rules import RuleSet, rules_day
 
 __all__ = [
     "Island",
@@ -89,8 +90,9 @@ def _pathway_of_island(pathways: list[dict[str, Any]], start: datetime) -> int |
 def patient_timeline(
     engine: Engine, rules: RuleSet, patient_id: str, *, on: date | None = None
 ) -> PatientTimeline:
-    """Build the timeline of one patient (all years in the data)."""
-    d = pathway_definition(rules, on)
+    """Build the timeline of one patient (all years in the data), with the pathway rules in
+    force on ``on`` (by default the last day of the latest year of the episodes)."""
+    d = pathway_definition(rules, on or rules_day(episode_years(engine)))
     build_pathways(engine, d, patient_id)
     pid = sql_string(patient_id)
     islands = engine.query(f"SELECT * FROM {TIMELINE} WHERE patient_id = {pid} ORDER BY seq")

@@ -27,15 +27,10 @@ from itertools import pairwise
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from markupsafe import Markup
 
-from samhandling.engine import Engine
 from samhandling.formatting import number
-from samhandling.indicators import FACTS, register_contact_facts
-from samhandling.indicators.standardisation import direct_standardised_rates
-from samhandling.refdata import code_map, map_to_borders
-from samhandling.rules import RuleSet
+from samhandling.refdata import code_map
 
 __all__ = [
     "ATTRIBUTION",
@@ -52,7 +47,6 @@ __all__ = [
     "discharge_ready_map",
     "indicator_map",
     "stay_rate_map",
-    "stay_rates",
 ]
 
 ATTRIBUTION = "© Kartverket"
@@ -439,67 +433,10 @@ STAY_RATE_INDICATORS = {
 RATE_SWITCH = {"innleggelser_std": "innleggelser_raa", "innleggelser_raa": "innleggelser_std"}
 
 
-def stay_rates(engine: Engine, rules: RuleSet, year: int) -> pa.Table:
-    """Inpatient stays of ``year`` per 1 000, crude and standardised, in the map's borders.
-
-    A computation for the portal's worker engine (one engine per computation): the
-    ``population`` relation is replaced by the year's population moved to the map's borders
-    (a split municipality's inhabitants shared by the population weights of
-    :func:`samhandling.refdata.code_map`, rounded per stratum), so that residence and
-    population use the same codes. Columns: those of
-    :func:`~samhandling.indicators.standardisation.direct_standardised_rates` and
-    ``patients`` (distinct patients with a stay, for suppression).
-    """
-    borders = borders_for(year)
-    population = engine.query(
-        "SELECT p.year, p.municipality, p.sex, p.age, p.count FROM population AS p "
-        f"WHERE p.year = {int(year)}"
-    )
-    mapped = map_to_borders(population, "municipality", "year", borders)
-    share = pc.multiply(pc.cast(mapped["count"], pa.float64()), mapped["weight"])
-    grouped = (
-        mapped.append_column("share", share)
-        .filter(pc.is_valid(mapped[f"municipality_{borders}"]))
-        .group_by(["year", f"municipality_{borders}", "sex", "age"])
-        .aggregate([("share", "sum")])
-    )
-    engine.register_arrow(
-        "population",
-        pa.table(
-            {
-                "year": grouped["year"],
-                "municipality": grouped[f"municipality_{borders}"],
-                "sex": grouped["sex"],
-                "age": grouped["age"],
-                "count": pc.cast(pc.round(grouped["share_sum"]), pa.int64()),
-            }
-        ),
-    )
-    register_contact_facts(engine, borders=borders)
-    rates = direct_standardised_rates(engine, rules, year=year, measure="stays")
-    patients = engine.query(
-        "SELECT f.residence AS residence, COUNT(DISTINCT f.patient_id) AS patients "
-        f"FROM {FACTS} AS f WHERE f.year = {int(year)} AND f.is_stay = 1 GROUP BY f.residence"
-    )
-    counts = dict(
-        zip(
-            [str(c) for c in patients["residence"].to_pylist()],
-            [int(n or 0) for n in patients["patients"].to_pylist()],
-            strict=True,
-        )
-    )
-    residences = [str(c) for c in rates["residence"].to_pylist()]
-    return rates.append_column(
-        "patients", pa.array([counts.get(c, 0) for c in residences], pa.int64())
-    )
-
-
 def stay_rate_map(rates: pa.Table, year: int, indicator: str, threshold: int) -> IndicatorMap:
-    """The map of crude or standardised stays per 1 000 from :func:`stay_rates` rows.
-
-    A municipality whose patients with a stay number at least one but fewer than
-    ``threshold`` is suppressed (its rate would reveal a handful of people).
-    """
+    """The map of crude or standardised stays per 1 000 from the rows of
+    :func:`samhandling.tables.stay_rates.stay_rates` (their ``suppressed`` cells withheld;
+    ``threshold`` is named in the legend)."""
     label, column = STAY_RATE_INDICATORS[indicator]
     borders = borders_for(year)
     values: dict[str, Decimal | None] = {}
@@ -509,7 +446,7 @@ def stay_rate_map(rates: pa.Table, year: int, indicator: str, threshold: int) ->
         rate = row[column]
         # The indicator module's rates are floats; six decimals carry them exactly enough.
         values[code] = None if rate is None else round(Decimal(str(rate)), 6)
-        if 0 < int(row["patients"]) < threshold:
+        if row["suppressed"]:
             suppressed.add(code)
     return indicator_map(
         indicator,

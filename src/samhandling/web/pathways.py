@@ -13,7 +13,7 @@ Every number comes from :mod:`samhandling.pathways` (the same functions as the C
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -260,7 +260,6 @@ def add_views(app: FastAPI) -> None:
         )
         years = portal.warehouse.status().years
         year = year_param(aar, years)
-        d = pathway_definition(portal.rules)
         context: dict[str, Any] = {
             "year": year,
             "years": years,
@@ -270,6 +269,7 @@ def add_views(app: FastAPI) -> None:
         title = "Pasientforløp"
         if year is None:
             return render(request, "pathways_patterns.html", context, title=title)
+        d = pathway_definition(portal.rules, date(year, 12, 31))
         computation = job(portal, f"Pasientforløp {year}", pathway_report, year)
         waiting = await_jobs(request, [computation], title)
         if waiting is not None:

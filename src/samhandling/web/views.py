@@ -38,6 +38,7 @@ from samhandling.instruments import (
 from samhandling.instruments.discharge_ready import DISCHARGE_READY_RULES
 from samhandling.instruments.explain import EpisodeNotFoundError, Explanation
 from samhandling.tables.disclosure import disclosure_threshold
+from samhandling.tables.stay_rates import stay_rates
 from samhandling.web._app import (
     SECTOR_NAMES,
     ForbiddenError,
@@ -55,9 +56,9 @@ from samhandling.web.maps import (
     DISCHARGE_READY_INDICATORS,
     RATE_SWITCH,
     STAY_RATE_INDICATORS,
+    borders_for,
     discharge_ready_map,
     stay_rate_map,
-    stay_rates,
 )
 from samhandling.web.municipality import comparison, page_context
 from samhandling.web.security import (
@@ -479,7 +480,13 @@ def add_views(app: FastAPI) -> None:
         indicator = kart if kart in _MAP_INDICATORS else "overliggerdogn"
         jobs = [
             _invoices_job(portal, year),
-            job(portal, f"Innleggelser per 1 000 innbyggere {year}", stay_rates, year)
+            job(
+                portal,
+                f"Innleggelser per 1 000 innbyggere {year}",
+                stay_rates,
+                year,
+                borders=borders_for(year),
+            )
             if indicator in STAY_RATE_INDICATORS
             else _statistics_job(portal, year),
         ]
