@@ -19,10 +19,11 @@ import numpy as np
 from samhandling.errors import SamhandlingError
 from samhandling.rules import load_rules
 from samhandling.tables.catalog import Catalog
+from samhandling.tables.comparison import comparison
 from samhandling.tables.disclosure import PUBLISHED, SECONDARY
 from samhandling.tables.published import load_catalog, read_catalog
 from samhandling.warehouse import Warehouse
-from samhandling.web.municipality import comparison, key_rows
+from samhandling.web.municipality import key_rows
 from samhandling.web.tables import BORDERS
 
 LARGE = 5000

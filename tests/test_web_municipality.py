@@ -31,13 +31,7 @@ from samhandling.indicators.facts import icd10_block_table
 from samhandling.indicators.peers import PeerGroup
 from samhandling.rules import RuleSet, load_rules
 from samhandling.tables.catalog import MUNICIPAL_BLOCKS, Catalog, diagnosis_dimension
-from samhandling.tables.cube import CubeSpec, Measure, ProtectedCube, TableError
-from samhandling.tables.dimensions import Dimension
-from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
-from samhandling.tables.published import published_catalog
-from samhandling.warehouse import Warehouse
-from samhandling.web.jobs import Computations, job
-from samhandling.web.municipality import (
+from samhandling.tables.comparison import (
     MISSING,
     POPULATION,
     SUPPRESSED,
@@ -48,10 +42,16 @@ from samhandling.web.municipality import (
     comparison,
     comparison_columns,
     diagnosis_rows,
-    key_rows,
     ratio_cell,
 )
-from samhandling.web.public import PUBLIC_INDICATORS, public_table
+from samhandling.tables.cube import CubeSpec, Measure, ProtectedCube, TableError
+from samhandling.tables.dimensions import Dimension
+from samhandling.tables.disclosure import PRIMARY, PUBLISHED, SECONDARY
+from samhandling.tables.public_figures import PUBLIC_INDICATORS, public_table
+from samhandling.tables.published import published_catalog
+from samhandling.warehouse import Warehouse
+from samhandling.web.jobs import Computations, job
+from samhandling.web.municipality import key_rows
 from web_helpers import http_client, ingest_tiny, kr, portal_store, serve_portal
 
 RULES = load_rules()

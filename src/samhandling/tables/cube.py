@@ -54,6 +54,7 @@ __all__ = [
 
 CONTENTS = "ContentsCode"
 SUPPRESSED = ":"  # SSB/PxWeb symbol: confidential (vises ikke av personvernhensyn)
+NOT_AVAILABLE = ".."  # Statistics Norway's symbol for a figure that is not available
 
 
 class TableError(SamhandlingError):

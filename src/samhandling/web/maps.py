@@ -31,6 +31,7 @@ from markupsafe import Markup
 
 from samhandling.formatting import number
 from samhandling.refdata import code_map
+from samhandling.tables.cube import NOT_AVAILABLE
 
 __all__ = [
     "ATTRIBUTION",
@@ -55,7 +56,7 @@ ATTRIBUTION = "© Kartverket"
 PALETTE = ("#fde725", "#5ec962", "#21918c", "#3b528b", "#440154")
 MISSING_FILL = "#d4d6d9"
 SUPPRESSED_MARK = ":"  # Statistics Norway's symbol for a figure withheld for confidentiality
-MISSING_MARK = ".."  # Statistics Norway's symbol for a figure that is not available
+MISSING_MARK = NOT_AVAILABLE  # Statistics Norway's symbol for a figure that is not available
 
 _WIDTH = 560.0
 _MARGIN = 4.0

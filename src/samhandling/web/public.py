@@ -11,123 +11,30 @@ cell away) is shown as ``:`` and its value never leaves the server, neither in t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from samhandling.refdata import names
-from samhandling.tables.catalog import Catalog
 from samhandling.tables.cube import SUPPRESSED
 from samhandling.tables.dimensions import COUNTRY
+from samhandling.tables.public_figures import (
+    PUBLIC_INDICATORS,
+    PublicIndicator,
+    PublicRow,
+    public_table,
+)
 from samhandling.web._app import add_nav, await_jobs, portal_of, render, year_param
-from samhandling.web.maps import MISSING_MARK, IndicatorMap, indicator_map
+from samhandling.web.maps import IndicatorMap, indicator_map
 from samhandling.web.tables import BORDERS, catalog_job
 
-__all__ = ["PUBLIC_INDICATORS", "PublicIndicator", "add_public_views", "public_table"]
+__all__ = ["add_public_views"]
+
+_BY_KEY = {i.key: i for i in PUBLIC_INDICATORS}
 
 PATH = "/statistikk"
 SUPPRESSED_NOTE = "færre enn {threshold} pasienter, eller skjult for å beskytte en annen celle"
-
-
-@dataclass(frozen=True)
-class PublicIndicator:
-    """A key indicator of the public page: which cube, which cell, which measure."""
-
-    key: str
-    label: str
-    table: str
-    measure: str
-    selection: tuple[tuple[str, str], ...] = ()
-    # When set, the published count is divided by the inhabitants (per this many),
-    # Catalog.inhabitants (the population of table SD01).
-    per: int | None = None
-    decimals: int = 1
-
-
-PUBLIC_INDICATORS = (
-    PublicIndicator(
-        "kontakter", "Kontakter per 1 000 innbyggere (alle sektorer)", "SD01", "kontakter_per_1000"
-    ),
-    PublicIndicator(
-        "opphold", "Somatiske døgnopphold per 1 000 innbyggere", "SD02", "opphold_per_1000"
-    ),
-    PublicIndicator(
-        "akutt_medisinsk",
-        "Øyeblikkelig hjelp-innleggelser med medisinsk DRG per 1 000 innbyggere",
-        "SD05",
-        "opphold",
-        (("urgency", "emergency"), ("drg_type", "M")),
-        per=1000,
-    ),
-    PublicIndicator(
-        "liggetid", "Gjennomsnittlig liggetid, somatikk (døgn)", "SD02", "gj_liggetid", decimals=2
-    ),
-)
-_BY_KEY = {i.key: i for i in PUBLIC_INDICATORS}
-
-
-@dataclass(frozen=True)
-class PublicCell:
-    """A published value, or the mark that says why there is none (``:`` or ``..``)."""
-
-    value: Decimal | None
-    mark: str = ""
-
-
-@dataclass(frozen=True)
-class PublicRow:
-    code: str
-    name: str
-    cells: tuple[PublicCell, ...]
-
-
-def _column(
-    catalog: Catalog, indicator: PublicIndicator, codes: list[str], year: int
-) -> list[PublicCell]:
-    cube = catalog.cube(indicator.table)
-    selection: dict[str, list[str]] = {"region": codes, "period": [str(year)]}
-    selection.update({dim: [code] for dim, code in indicator.selection})
-    stat = cube.slice(selection, [indicator.measure])
-    quantum = Decimal(1).scaleb(-indicator.decimals)
-    cells = []
-    for index, code in enumerate(codes):
-        if index in stat.reasons:
-            cells.append(PublicCell(None, SUPPRESSED))
-            continue
-        raw = stat.values[index]
-        if raw is None:
-            cells.append(PublicCell(None, MISSING_MARK))
-            continue
-        value = Decimal(str(raw))
-        if indicator.per is not None:
-            population = catalog.inhabitants(code, year)
-            if not population:
-                cells.append(PublicCell(None, MISSING_MARK))
-                continue
-            value = value * indicator.per / Decimal(population)
-        cells.append(PublicCell(value.quantize(quantum, rounding=ROUND_HALF_UP)))
-    return cells
-
-
-def public_table(catalog: Catalog, year: int) -> tuple[list[PublicRow], int]:
-    """The country and every municipality (``BORDERS``) with each public indicator; threshold."""
-    region = catalog.cube("SD01").spec.dimension("region")
-    municipalities = sorted(c for c, _label in region.codes if len(c) == 4 and c != "9999")
-    municipality_names = names(catalog.borders)
-    codes = [COUNTRY, *municipalities]
-    columns = [_column(catalog, i, codes, year) for i in PUBLIC_INDICATORS]
-    rows = [
-        PublicRow(
-            code,
-            "Hele landet" if code == COUNTRY else municipality_names.get(code, code),
-            tuple(column[n] for column in columns),
-        )
-        for n, code in enumerate(codes)
-    ]
-    return rows, catalog.cube("SD01").threshold
 
 
 def _map(

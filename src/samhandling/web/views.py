@@ -37,6 +37,7 @@ from samhandling.instruments import (
 )
 from samhandling.instruments.discharge_ready import DISCHARGE_READY_RULES
 from samhandling.instruments.explain import EpisodeNotFoundError, Explanation
+from samhandling.tables.comparison import comparison
 from samhandling.tables.disclosure import disclosure_threshold
 from samhandling.tables.stay_rates import stay_rates
 from samhandling.web._app import (
@@ -60,7 +61,7 @@ from samhandling.web.maps import (
     discharge_ready_map,
     stay_rate_map,
 )
-from samhandling.web.municipality import comparison, page_context
+from samhandling.web.municipality import page_context
 from samhandling.web.security import (
     Principal,
     can_view_health_trust,
