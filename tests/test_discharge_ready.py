@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from samhandling.engine import DuckDBEngine, Engine
 from samhandling.instruments import (
+    discharge_ready_by_trust,
     discharge_ready_invoices,
     discharge_ready_lines,
     discharge_ready_statistics,
@@ -393,6 +394,41 @@ def test_statistics_per_municipality(engine: Engine, rules: RuleSet) -> None:
     assert got[0]["overligger_days_per_1000"] == 2.5  # 5 × 1 000 / 2 000
     assert got[1]["overligger_days_per_1000"] == 10.0
     assert got[1]["billed_amount"] == Decimal("20000.00")
+
+
+def test_per_health_trust_a_stay_billed_in_two_months_is_one_stay(
+    engine: Engine, rules: RuleSet
+) -> None:
+    """The country page's table: per health trust, distinct stays (not one per invoice).
+
+    a (OUS, Oslo): ready 29 March 09:00, discharged 3 April: 3 days in March (29, 30, 31) and
+    2 in April, 5 × 4 000 = 20 000 kr on two invoices. c (OUS, Tromsø 1902): ready 10
+    March, discharged 15 March: 5 days, 20 000 kr. n (Nordlandssykehuset, Bodø): the same
+    dates, 20 000 kr. 2012's daily rate is 4 000 kr (confirmed).
+    """
+    nlsh = "983974910"
+    stays = [
+        stay("a", discharged_at=datetime(2012, 4, 3, 12)),
+        stay("c", municipality="1902"),
+        stay("n", municipality="1804", health_trust=nlsh),
+    ]
+    evs = in_order("a", datetime(2012, 3, 29, 9)) + in_order("c", READY) + in_order("n", READY)
+    load(engine, stays, evs)
+    got = discharge_ready_by_trust(engine, rules, year=2012).to_pylist()
+    assert [
+        (r["health_trust"], r["municipalities"], r["stays"], r["days"], r["amount"]) for r in got
+    ] == [
+        (nlsh, 1, 1, 5, Decimal("20000.00")),
+        (OUS, 2, 2, 10, Decimal("40000.00")),
+    ]
+    assert [r["unverified_amount"] for r in got] == [Decimal("0.00"), Decimal("0.00")]
+    # The invoices (per trust, municipality and month) hold the same days and kroner, and a's
+    # two months are two invoices: summing their stays would count a twice.
+    invoices = discharge_ready_invoices(engine, rules, year=2012).to_pylist()
+    assert sum(r["stays"] for r in invoices if r["health_trust"] == OUS) == 3
+    assert sum(r["days"] for r in invoices) == 15
+    assert sum((r["amount"] for r in invoices), Decimal(0)) == Decimal("60000.00")
+    assert discharge_ready_by_trust(engine, rules, year=2013).num_rows == 0
 
 
 def test_rerunning_changes_nothing(duck: DuckDBEngine, rules: RuleSet) -> None:

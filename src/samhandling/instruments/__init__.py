@@ -21,6 +21,7 @@ from samhandling.instruments.cofinancing import (
 )
 from samhandling.instruments.discharge_ready import (
     DIFFERENCE_REASONS,
+    discharge_ready_by_trust,
     discharge_ready_invoices,
     discharge_ready_lines,
     discharge_ready_statistics,
@@ -40,6 +41,7 @@ __all__ = [
     "cofinancing_forecast",
     "cofinancing_settlement",
     "cofinancing_statement",
+    "discharge_ready_by_trust",
     "discharge_ready_invoices",
     "discharge_ready_lines",
     "discharge_ready_statistics",

@@ -39,6 +39,7 @@ from samhandling.rules import RuleSet
 __all__ = [
     "DIFFERENCE_REASONS",
     "DISCHARGE_READY_RULES",
+    "discharge_ready_by_trust",
     "discharge_ready_invoices",
     "discharge_ready_lines",
     "discharge_ready_statistics",
@@ -378,6 +379,40 @@ FROM dr_lines AS l
 WHERE l.billed {year_filter}
 GROUP BY l.health_trust, l.paying_municipality, l.invoice_month
 ORDER BY l.health_trust, l.paying_municipality, l.invoice_month
+"""
+    )
+
+
+def discharge_ready_by_trust(
+    engine: Engine,
+    rules: RuleSet,
+    *,
+    year: int,
+    as_of: date | None = None,
+    episodes: str = "episodes",
+    events: str = "events",
+) -> pa.Table:
+    """What each health trust (HF) invoiced for the invoice months of ``year``.
+
+    Columns: health_trust, municipalities (paying municipalities invoiced), stays (distinct
+    stays with a billed line: a stay billed in two months is one stay), days, amount,
+    unverified_amount. The same billed lines as :func:`discharge_ready_invoices`, whose
+    amounts and days per trust add up to these.
+    """
+    _prepare(engine, rules, as_of=as_of, episodes=episodes, events=events)
+    return engine.query(
+        f"""
+SELECT l.health_trust,
+    COUNT(DISTINCT l.paying_municipality) AS municipalities,
+    COUNT(DISTINCT l.episode_id) AS stays,
+    CAST(SUM(l.days) AS BIGINT) AS days,
+    CAST(SUM(l.amount) AS DECIMAL(18, 2)) AS amount,
+    CAST(SUM(CASE WHEN l.unverified THEN l.amount ELSE 0 END) AS DECIMAL(18, 2))
+        AS unverified_amount
+FROM dr_lines AS l
+WHERE l.billed AND EXTRACT(YEAR FROM l.invoice_month) = {int(year)}
+GROUP BY l.health_trust
+ORDER BY l.health_trust
 """
     )
 

@@ -29,6 +29,7 @@ from samhandling.instruments import (
     REASONS,
     cofinancing_akonto,
     cofinancing_statement,
+    discharge_ready_by_trust,
     discharge_ready_invoices,
     discharge_ready_lines,
     discharge_ready_statistics,
@@ -480,7 +481,12 @@ def add_views(app: FastAPI) -> None:
             return render(request, "country.html", context, title="Landet")
         indicator = kart if kart in _MAP_INDICATORS else "overliggerdogn"
         jobs = [
-            _invoices_job(portal, year),
+            job(
+                portal,
+                f"Utskrivningsklare pasienter: fakturert per helseforetak {year}",
+                discharge_ready_by_trust,
+                year=year,
+            ),
             job(
                 portal,
                 f"Innleggelser per 1 000 innbyggere {year}",
@@ -497,25 +503,13 @@ def add_views(app: FastAPI) -> None:
         waiting = await_jobs(request, jobs, "Landet")
         if waiting is not None:
             return waiting
-        trusts: dict[str, dict[str, Any]] = {}
-        for row in jobs[0].result().to_pylist():
-            agg = trusts.setdefault(
-                row["health_trust"],
-                {
-                    "orgnr": row["health_trust"],
-                    "name": trust_name(row["health_trust"]),
-                    "municipalities": set(),
-                    "stays": 0,
-                    "days": 0,
-                    "amount": Decimal(0),
-                },
-            )
-            agg["municipalities"].add(row["paying_municipality"])
-            agg["stays"] += int(row["stays"])
-            agg["days"] += int(row["days"])
-            agg["amount"] += row["amount"]
-        context["trusts"] = sorted(trusts.values(), key=lambda t: t["name"])
-        context["dr_total"] = sum((t["amount"] for t in trusts.values()), Decimal(0))
+        by_trust = jobs[0].result()
+        context["trusts"] = sorted(
+            ({**row, "name": trust_name(row["health_trust"])} for row in by_trust.to_pylist()),
+            key=lambda t: t["name"],
+        )
+        # The page's total is the sum of the rows it shows (each to the øre).
+        context["dr_total"] = sum((t["amount"] for t in context["trusts"]), Decimal(0))
         if has_cof:
             context["rhf"] = _rhf_months(jobs[2].result(), year)
         threshold, _version = disclosure_threshold(portal.rules, date(year, 12, 31))
