@@ -407,182 +407,191 @@ def _add_feature_views(app: FastAPI) -> None:
         module.add_views(app)
 
 
+def home(request: Request) -> Response:
+    principal = principal_of(request)
+    if principal.role == "municipality":
+        return RedirectResponse(f"/kommune/{principal.organisation}", status_code=303)
+    if principal.role == "health_trust":
+        return RedirectResponse(f"/helseforetak/{principal.organisation}", status_code=303)
+    if principal.role == "national":
+        return RedirectResponse("/land", status_code=303)
+    return render(request, "home.html", title="Forside")
+
+
+def login_form(request: Request, neste: str = "/") -> Response:
+    return _login_page(request, _safe_next(neste))
+
+
+def login(
+    request: Request,
+    username: str = Form("", alias="brukernavn"),
+    password: str = Form("", alias="passord"),
+    csrf_token: str = Form("", alias=CSRF_FIELD),
+    neste: str = Form("/"),
+) -> Response:
+    portal = portal_of(request)
+    target = _safe_next(neste)
+    if not portal.login_forms.valid(csrf_token, request.cookies.get(LOGIN_COOKIE)):
+        return _login_page(
+            request,
+            target,
+            error="Skjemaet var utløpt eller ugyldig. Prøv igjen.",
+            status_code=400,
+        )
+    client = client_of(request)
+    now = datetime.now(UTC)
+    since = now - portal.policy.window
+    if (
+        portal.store.failed_logins(since, username=username) >= portal.policy.max_failures_per_user
+        or portal.store.failed_logins(since, client=client) >= portal.policy.max_failures_per_client
+    ):
+        minutes = int(portal.policy.window.total_seconds() // 60)
+        return _login_page(
+            request,
+            target,
+            error=(
+                f"For mange mislykkede innlogginger. Vent {minutes} minutter før du prøver igjen."
+            ),
+            status_code=429,
+            username=username,
+        )
+    user = portal.store.verify_password(username, password)
+    portal.store.record_login_attempt(username, client, succeeded=user is not None, at=now)
+    if user is None:
+        return _login_page(
+            request,
+            target,
+            error="Feil brukernavn eller passord.",
+            status_code=401,
+            username=username,
+        )
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        # A fresh token at every login: a planted cookie never becomes a logged-in session.
+        portal.store.end_session(previous)
+    token, _session = portal.store.start_session(
+        user, lifetime=portal.policy.session_lifetime, now=now
+    )
+    portal.store.audit(user, "login", "portal", client=client, at=now)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(portal.policy.session_lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=portal.secure_cookies(request),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/logg-inn")
+    return response
+
+
+def logout(request: Request, csrf_token: str = Form("", alias=CSRF_FIELD)) -> Response:
+    portal = portal_of(request)
+    principal = principal_of(request)
+    if not principal.logged_in:
+        return RedirectResponse("/", status_code=303)
+    if not principal.csrf_ok(csrf_token):
+        raise ForbiddenError("Skjemaet manglet gyldig sikkerhetskode (CSRF).")
+    assert principal.session_token is not None
+    portal.store.end_session(principal.session_token)
+    portal.store.audit(principal.user, "logout", "portal", client=client_of(request))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def rules_page(request: Request) -> Response:
+    rules = portal_of(request).rules
+    groups: dict[str, list[Any]] = {}
+    for table in sorted(rules.tables.values(), key=lambda t: t.rule_id):
+        groups.setdefault(table.rule_id.split(".", 1)[0], []).append(table)
+    return render(
+        request,
+        "rules.html",
+        {"groups": groups, "rules": rules, "areas": RULE_AREAS},
+        title="Regler",
+    )
+
+
+def rule_page(request: Request, rule_id: str) -> Response:
+    rules = portal_of(request).rules
+    if rule_id not in rules:
+        raise StarletteHTTPException(404)
+    table = rules[rule_id]
+    return render(request, "rule.html", {"table": table}, title=table.name_no)
+
+
+def indicators_page(request: Request) -> Response:
+    from samhandling.indicators import all_definitions
+
+    return render(
+        request,
+        "indicators.html",
+        {"definitions": all_definitions(), "rules": portal_of(request).rules},
+        title="Indikatorer",
+    )
+
+
+def data_page(request: Request) -> Response:
+    require_login(request)
+    status = portal_of(request).warehouse.status()
+    live = {d.delivery_id for d in status.deliveries if d.superseded_by is None}
+    sectors = sorted({s for _y, s, _n in status.rows_by_year_sector})
+    cells = {(y, s): n for y, s, n in status.rows_by_year_sector}
+    years = sorted({y for y, _s, _n in status.rows_by_year_sector})
+    return render(
+        request,
+        "data.html",
+        {
+            "status": status,
+            "live": live,
+            "kinds": KIND_NAMES,
+            "sectors": sectors,
+            "sector_names": SECTOR_NAMES,
+            "years": years,
+            "cells": cells,
+            "reasons": QUARANTINE_REASONS,
+        },
+        title="Data",
+    )
+
+
+def audit_page(request: Request, bruker: str | None = None) -> Response:
+    principal = require_login(request)
+    if principal.role != "national":
+        raise ForbiddenError("Revisjonsloggen er for nasjonale brukere.")
+    entries = portal_of(request).store.audit_log(limit=500, username=bruker or None)
+    return render(
+        request,
+        "audit.html",
+        {"entries": entries, "actions": AUDIT_ACTIONS, "who": bruker or ""},
+        title="Revisjonslogg",
+    )
+
+
+def favicon() -> Response:
+    return Response(_FAVICON, media_type="image/svg+xml")
+
+
+def health(request: Request) -> dict[str, str]:
+    portal = portal_of(request)
+    return {"status": "ok", "store": portal.store.revision(), "rules": portal.rules.label}
+
+
 def _shared_routes(app: FastAPI) -> None:
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> Response:
-        principal = principal_of(request)
-        if principal.role == "municipality":
-            return RedirectResponse(f"/kommune/{principal.organisation}", status_code=303)
-        if principal.role == "health_trust":
-            return RedirectResponse(f"/helseforetak/{principal.organisation}", status_code=303)
-        if principal.role == "national":
-            return RedirectResponse("/land", status_code=303)
-        return render(request, "home.html", title="Forside")
-
-    @app.get("/logg-inn", response_class=HTMLResponse)
-    def login_form(request: Request, neste: str = "/") -> Response:
-        return _login_page(request, _safe_next(neste))
-
-    @app.post("/logg-inn", response_class=HTMLResponse)
-    def login(
-        request: Request,
-        username: str = Form("", alias="brukernavn"),
-        password: str = Form("", alias="passord"),
-        csrf_token: str = Form("", alias=CSRF_FIELD),
-        neste: str = Form("/"),
-    ) -> Response:
-        portal = portal_of(request)
-        target = _safe_next(neste)
-        if not portal.login_forms.valid(csrf_token, request.cookies.get(LOGIN_COOKIE)):
-            return _login_page(
-                request,
-                target,
-                error="Skjemaet var utløpt eller ugyldig. Prøv igjen.",
-                status_code=400,
-            )
-        client = client_of(request)
-        now = datetime.now(UTC)
-        since = now - portal.policy.window
-        if (
-            portal.store.failed_logins(since, username=username)
-            >= portal.policy.max_failures_per_user
-            or portal.store.failed_logins(since, client=client)
-            >= portal.policy.max_failures_per_client
-        ):
-            minutes = int(portal.policy.window.total_seconds() // 60)
-            return _login_page(
-                request,
-                target,
-                error=(
-                    "For mange mislykkede innlogginger. Vent "
-                    f"{minutes} minutter før du prøver igjen."
-                ),
-                status_code=429,
-                username=username,
-            )
-        user = portal.store.verify_password(username, password)
-        portal.store.record_login_attempt(username, client, succeeded=user is not None, at=now)
-        if user is None:
-            return _login_page(
-                request,
-                target,
-                error="Feil brukernavn eller passord.",
-                status_code=401,
-                username=username,
-            )
-        previous = request.cookies.get(SESSION_COOKIE)
-        if previous:
-            # A fresh token at every login: a planted cookie never becomes a logged-in session.
-            portal.store.end_session(previous)
-        token, _session = portal.store.start_session(
-            user, lifetime=portal.policy.session_lifetime, now=now
-        )
-        portal.store.audit(user, "login", "portal", client=client, at=now)
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            max_age=int(portal.policy.session_lifetime.total_seconds()),
-            httponly=True,
-            samesite="lax",
-            secure=portal.secure_cookies(request),
-            path="/",
-        )
-        response.delete_cookie(LOGIN_COOKIE, path="/logg-inn")
-        return response
-
-    @app.post("/logg-ut")
-    def logout(request: Request, csrf_token: str = Form("", alias=CSRF_FIELD)) -> Response:
-        portal = portal_of(request)
-        principal = principal_of(request)
-        if not principal.logged_in:
-            return RedirectResponse("/", status_code=303)
-        if not principal.csrf_ok(csrf_token):
-            raise ForbiddenError("Skjemaet manglet gyldig sikkerhetskode (CSRF).")
-        assert principal.session_token is not None
-        portal.store.end_session(principal.session_token)
-        portal.store.audit(principal.user, "logout", "portal", client=client_of(request))
-        response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
-
-    @app.get("/regler", response_class=HTMLResponse)
-    def rules_page(request: Request) -> Response:
-        rules = portal_of(request).rules
-        groups: dict[str, list[Any]] = {}
-        for table in sorted(rules.tables.values(), key=lambda t: t.rule_id):
-            groups.setdefault(table.rule_id.split(".", 1)[0], []).append(table)
-        return render(
-            request,
-            "rules.html",
-            {"groups": groups, "rules": rules, "areas": RULE_AREAS},
-            title="Regler",
-        )
-
-    @app.get("/regler/{rule_id}", response_class=HTMLResponse)
-    def rule_page(request: Request, rule_id: str) -> Response:
-        rules = portal_of(request).rules
-        if rule_id not in rules:
-            raise StarletteHTTPException(404)
-        table = rules[rule_id]
-        return render(request, "rule.html", {"table": table}, title=table.name_no)
-
-    @app.get("/indikatorer", response_class=HTMLResponse)
-    def indicators_page(request: Request) -> Response:
-        from samhandling.indicators import all_definitions
-
-        return render(
-            request,
-            "indicators.html",
-            {"definitions": all_definitions(), "rules": portal_of(request).rules},
-            title="Indikatorer",
-        )
-
-    @app.get("/data", response_class=HTMLResponse)
-    def data_page(request: Request) -> Response:
-        require_login(request)
-        status = portal_of(request).warehouse.status()
-        live = {d.delivery_id for d in status.deliveries if d.superseded_by is None}
-        sectors = sorted({s for _y, s, _n in status.rows_by_year_sector})
-        cells = {(y, s): n for y, s, n in status.rows_by_year_sector}
-        years = sorted({y for y, _s, _n in status.rows_by_year_sector})
-        return render(
-            request,
-            "data.html",
-            {
-                "status": status,
-                "live": live,
-                "kinds": KIND_NAMES,
-                "sectors": sectors,
-                "sector_names": SECTOR_NAMES,
-                "years": years,
-                "cells": cells,
-                "reasons": QUARANTINE_REASONS,
-            },
-            title="Data",
-        )
-
-    @app.get("/revisjonslogg", response_class=HTMLResponse)
-    def audit_page(request: Request, bruker: str | None = None) -> Response:
-        principal = require_login(request)
-        if principal.role != "national":
-            raise ForbiddenError("Revisjonsloggen er for nasjonale brukere.")
-        entries = portal_of(request).store.audit_log(limit=500, username=bruker or None)
-        return render(
-            request,
-            "audit.html",
-            {"entries": entries, "actions": AUDIT_ACTIONS, "who": bruker or ""},
-            title="Revisjonslogg",
-        )
-
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return Response(_FAVICON, media_type="image/svg+xml")
-
-    @app.get("/helse")
-    def health(request: Request) -> dict[str, str]:
-        portal = portal_of(request)
-        return {"status": "ok", "store": portal.store.revision(), "rules": portal.rules.label}
+    app.add_api_route("/", home, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/logg-inn", login_form, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/logg-inn", login, methods=["POST"], response_class=HTMLResponse)
+    app.add_api_route("/logg-ut", logout, methods=["POST"])
+    app.add_api_route("/regler", rules_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/regler/{rule_id}", rule_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/indikatorer", indicators_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/data", data_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/revisjonslogg", audit_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/helse", health, methods=["GET"])
 
 
 class _UnderOwnPaths:

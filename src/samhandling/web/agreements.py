@@ -350,6 +350,246 @@ def _new_state_for(principal: Principal, rules: RuleSet) -> _FormState:
     return state
 
 
+def registry_page(request: Request, hf: str | None = None, kommune: str | None = None) -> Response:
+    portal = portal_of(request)
+    principal = principal_of(request)
+    trusts = health_trust_names()
+    items = agreements(portal.store, health_trust=hf or None, municipality=(kommune or None))
+    rows = [
+        {
+            "item": item,
+            "rev": item.current,
+            "trust": trusts.get(item.health_trust, item.health_trust),
+            "places": _places(item.current),
+            "validity": validity(item.current.valid_from, item.current.valid_to),
+        }
+        for item in items
+    ]
+    return render(
+        request,
+        "agreements_list.html",
+        {
+            "rows": rows,
+            "trusts": dict(sorted(trusts.items(), key=lambda kv: kv[1])),
+            "hf": hf or "",
+            "kommune": kommune or "",
+            "can_edit": _may_edit_anything(principal),
+        },
+        title="Samarbeidsavtaler",
+    )
+
+
+def monitoring_page(request: Request, dato: str | None = None, hf: str | None = None) -> Response:
+    on = _parse_on(dato)
+    result, _items = _monitoring(request, on)
+    selected = next((a for a in result.by_hf if a.orgnr == hf), None) if hf else None
+    if hf and selected is None:
+        raise StarletteHTTPException(404)
+    areas = list(result.by_rhf)
+    chart = bar_chart(
+        "avtaler-rhf",
+        f"Kommuner med samarbeidsavtale per RHF, {date_no(on)}",
+        [a.name for a in areas],
+        [
+            Series("Kommuner", tuple(a.municipalities for a in areas)),
+            Series("Med avtale", tuple(a.with_agreement for a in areas)),
+            Series("Med overordnet avtale", tuple(a.with_overall for a in areas)),
+            Series("Alle lovpålagte delavtaler", tuple(a.complete for a in areas)),
+        ],
+        description="Antall kommuner per RHF-område; tallene står i tabellen under.",
+    )
+    municipalities = [m for m in result.municipalities if m.hf_orgnr == hf] if selected else []
+    return render(
+        request,
+        "agreements_monitoring.html",
+        {
+            "result": result,
+            "on": on,
+            "chart": chart,
+            "selected": selected,
+            "municipalities": municipalities,
+            "recommended": dict(result.recommended_names),
+            "definitions": DEFINITIONS,
+        },
+        title="Oppfølging av samarbeidsavtalene",
+    )
+
+
+def monitoring_download(request: Request, dato: str | None = None) -> Response:
+    on = _parse_on(dato)
+    result, items = _monitoring(request, on)
+    content = monitoring_xlsx(result, items, portal_of(request).rules)
+    filename = f"samarbeidsavtaler-{on.isoformat()}.xlsx"
+    return Response(
+        content,
+        media_type=_XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def document_download(request: Request, sha256: str) -> Response:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
+        raise StarletteHTTPException(404)
+    try:
+        info, content = document(portal_of(request).store, sha256)
+    except AgreementError:
+        raise StarletteHTTPException(404) from None
+    return Response(
+        content,
+        media_type=info.media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename)}"},
+    )
+
+
+def new_form(request: Request) -> Response:
+    principal = require_login(request)
+    if not _may_edit_anything(principal):
+        raise ForbiddenError("Bare brukere i kommuner, helseforetak og nasjonalt kan registrere.")
+    state = _new_state_for(principal, portal_of(request).rules)
+    return render(
+        request,
+        "agreements_form.html",
+        _form_context(request, state, item=None),
+        title="Ny samarbeidsavtale",
+    )
+
+
+async def new_submit(request: Request) -> Response:
+    form = await request.form()
+    try:
+        return await _new_submit(request, form)
+    finally:
+        await form.close()  # uploaded files are spooled to temporary files
+
+
+async def _new_submit(request: Request, form: FormData) -> Response:
+    principal = _poster(request, form)
+    if not _may_edit_anything(principal):
+        raise ForbiddenError("Bare brukere i kommuner, helseforetak og nasjonalt kan registrere.")
+    portal = portal_of(request)
+    state, draft, uploads = await _read_draft(request, principal, portal.rules, others_hint=0)
+    if draft is None:
+        return _form_again(request, state, None)
+    user = principal.user
+    assert user is not None
+    try:
+        saved = await run_in_threadpool(
+            lambda: register_agreement(
+                portal.store, draft, by=user.username, rules=portal.rules, uploads=uploads
+            )
+        )
+    except AgreementValidationError as exc:
+        state.errors = list(exc.errors)
+        return _form_again(request, state, None)
+    return _saved(request, portal, user, "agreement_register", saved)
+
+
+def agreement_page(request: Request, agreement_id: int, revisjon: int | None = None) -> Response:
+    item = _agreement_or_404(request, agreement_id)
+    try:
+        rev = item.current if revisjon is None else item.revision(revisjon)
+    except AgreementError:
+        raise StarletteHTTPException(404) from None
+    principal = principal_of(request)
+    on = date.today()
+    in_force = item.in_force(on)
+    history = []
+    previous: Revision | None = None
+    for r in item.revisions:
+        history.append(
+            {
+                "rev": r,
+                "diff": None if previous is None else diff_revisions(previous, r),
+                "validity": validity(r.valid_from, r.valid_to),
+            }
+        )
+        previous = r
+    return render(
+        request,
+        "agreements_detail.html",
+        {
+            "item": item,
+            "rev": rev,
+            "trust": health_trust_names().get(item.health_trust, item.health_trust),
+            "places": _places(rev),
+            "validity": validity(rev.valid_from, rev.valid_to),
+            "history": list(reversed(history)),
+            "in_force": in_force,
+            "today": on,
+            "can_revise": principal.logged_in and can_revise(principal, item),
+        },
+        title=rev.title,
+    )
+
+
+def diff_page(request: Request, agreement_id: int, fra: int, til: int) -> Response:
+    item = _agreement_or_404(request, agreement_id)
+    try:
+        old, new = item.revision(fra), item.revision(til)
+    except AgreementError:
+        raise StarletteHTTPException(404) from None
+    return render(
+        request,
+        "agreements_diff.html",
+        {"item": item, "old": old, "new": new, "diff": diff_revisions(old, new)},
+        title=f"Avtale {item.id}: revisjon {fra} mot {til}",
+    )
+
+
+def revision_form(request: Request, agreement_id: int) -> Response:
+    principal = require_login(request)
+    item = _agreement_or_404(request, agreement_id)
+    if not can_revise(principal, item):
+        raise ForbiddenError("Bare partenes brukere og nasjonale brukere kan endre avtalen.")
+    state = _state_of(item.current, portal_of(request).rules)
+    return render(
+        request,
+        "agreements_form.html",
+        _form_context(request, state, item=item),
+        title=f"Ny revisjon av avtale {item.id}",
+    )
+
+
+async def revision_submit(request: Request, agreement_id: int) -> Response:
+    form = await request.form()
+    try:
+        return await _revision_submit(request, agreement_id, form)
+    finally:
+        await form.close()
+
+
+async def _revision_submit(request: Request, agreement_id: int, form: FormData) -> Response:
+    principal = _poster(request, form)
+    portal = portal_of(request)
+    item = await run_in_threadpool(lambda: _agreement_or_404(request, agreement_id))
+    if not can_revise(principal, item):
+        raise ForbiddenError("Bare partenes brukere og nasjonale brukere kan endre avtalen.")
+    others = sum(1 for p in item.current.parts if p.key == OTHER) + _EXTRA_OTHER_SLOTS
+    state, draft, uploads = await _read_draft(request, principal, portal.rules, others_hint=others)
+    if draft is None:
+        return _form_again(request, state, item)
+    user = principal.user
+    assert user is not None
+    try:
+        saved = await run_in_threadpool(
+            lambda: add_revision(
+                portal.store,
+                agreement_id,
+                draft,
+                by=user.username,
+                rules=portal.rules,
+                uploads=uploads,
+            )
+        )
+    except AgreementValidationError as exc:
+        state.errors = list(exc.errors)
+        return _form_again(request, state, item)
+    except AgreementError as exc:
+        state.errors = [str(exc)]
+        return _form_again(request, state, item)
+    return _saved(request, portal, user, "agreement_revise", saved)
+
+
 def add_views(app: FastAPI) -> None:
     add_nav(
         app,
@@ -359,256 +599,32 @@ def add_views(app: FastAPI) -> None:
     )
     AUDIT_ACTIONS.setdefault("agreement_register", "Registrerte samarbeidsavtale")
     AUDIT_ACTIONS.setdefault("agreement_revise", "Registrerte ny revisjon av samarbeidsavtale")
-
-    @app.get(BASE, response_class=HTMLResponse)
-    def registry_page(
-        request: Request, hf: str | None = None, kommune: str | None = None
-    ) -> Response:
-        portal = portal_of(request)
-        principal = principal_of(request)
-        trusts = health_trust_names()
-        items = agreements(portal.store, health_trust=hf or None, municipality=(kommune or None))
-        rows = [
-            {
-                "item": item,
-                "rev": item.current,
-                "trust": trusts.get(item.health_trust, item.health_trust),
-                "places": _places(item.current),
-                "validity": validity(item.current.valid_from, item.current.valid_to),
-            }
-            for item in items
-        ]
-        return render(
-            request,
-            "agreements_list.html",
-            {
-                "rows": rows,
-                "trusts": dict(sorted(trusts.items(), key=lambda kv: kv[1])),
-                "hf": hf or "",
-                "kommune": kommune or "",
-                "can_edit": _may_edit_anything(principal),
-            },
-            title="Samarbeidsavtaler",
-        )
-
-    @app.get(f"{BASE}/oppfolging", response_class=HTMLResponse)
-    def monitoring_page(
-        request: Request, dato: str | None = None, hf: str | None = None
-    ) -> Response:
-        on = _parse_on(dato)
-        result, _items = _monitoring(request, on)
-        selected = next((a for a in result.by_hf if a.orgnr == hf), None) if hf else None
-        if hf and selected is None:
-            raise StarletteHTTPException(404)
-        areas = list(result.by_rhf)
-        chart = bar_chart(
-            "avtaler-rhf",
-            f"Kommuner med samarbeidsavtale per RHF, {date_no(on)}",
-            [a.name for a in areas],
-            [
-                Series("Kommuner", tuple(a.municipalities for a in areas)),
-                Series("Med avtale", tuple(a.with_agreement for a in areas)),
-                Series("Med overordnet avtale", tuple(a.with_overall for a in areas)),
-                Series("Alle lovpålagte delavtaler", tuple(a.complete for a in areas)),
-            ],
-            description="Antall kommuner per RHF-område; tallene står i tabellen under.",
-        )
-        municipalities = [m for m in result.municipalities if m.hf_orgnr == hf] if selected else []
-        return render(
-            request,
-            "agreements_monitoring.html",
-            {
-                "result": result,
-                "on": on,
-                "chart": chart,
-                "selected": selected,
-                "municipalities": municipalities,
-                "recommended": dict(result.recommended_names),
-                "definitions": DEFINITIONS,
-            },
-            title="Oppfølging av samarbeidsavtalene",
-        )
-
-    @app.get(f"{BASE}/oppfolging.xlsx")
-    def monitoring_download(request: Request, dato: str | None = None) -> Response:
-        on = _parse_on(dato)
-        result, items = _monitoring(request, on)
-        content = monitoring_xlsx(result, items, portal_of(request).rules)
-        filename = f"samarbeidsavtaler-{on.isoformat()}.xlsx"
-        return Response(
-            content,
-            media_type=_XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
-
-    @app.get(f"{BASE}/dokument/{{sha256}}")
-    def document_download(request: Request, sha256: str) -> Response:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
-            raise StarletteHTTPException(404)
-        try:
-            info, content = document(portal_of(request).store, sha256)
-        except AgreementError:
-            raise StarletteHTTPException(404) from None
-        return Response(
-            content,
-            media_type=info.media_type,
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename)}"},
-        )
-
-    @app.get(f"{BASE}/ny", response_class=HTMLResponse)
-    def new_form(request: Request) -> Response:
-        principal = require_login(request)
-        if not _may_edit_anything(principal):
-            raise ForbiddenError(
-                "Bare brukere i kommuner, helseforetak og nasjonalt kan registrere."
-            )
-        state = _new_state_for(principal, portal_of(request).rules)
-        return render(
-            request,
-            "agreements_form.html",
-            _form_context(request, state, item=None),
-            title="Ny samarbeidsavtale",
-        )
-
-    @app.post(f"{BASE}/ny", response_class=HTMLResponse)
-    async def new_submit(request: Request) -> Response:
-        form = await request.form()
-        try:
-            return await _new_submit(request, form)
-        finally:
-            await form.close()  # uploaded files are spooled to temporary files
-
-    async def _new_submit(request: Request, form: FormData) -> Response:
-        principal = _poster(request, form)
-        if not _may_edit_anything(principal):
-            raise ForbiddenError(
-                "Bare brukere i kommuner, helseforetak og nasjonalt kan registrere."
-            )
-        portal = portal_of(request)
-        state, draft, uploads = await _read_draft(request, principal, portal.rules, others_hint=0)
-        if draft is None:
-            return _form_again(request, state, None)
-        user = principal.user
-        assert user is not None
-        try:
-            saved = await run_in_threadpool(
-                lambda: register_agreement(
-                    portal.store, draft, by=user.username, rules=portal.rules, uploads=uploads
-                )
-            )
-        except AgreementValidationError as exc:
-            state.errors = list(exc.errors)
-            return _form_again(request, state, None)
-        return _saved(request, portal, user, "agreement_register", saved)
-
-    @app.get(f"{BASE}/{{agreement_id:int}}", response_class=HTMLResponse)
-    def agreement_page(
-        request: Request, agreement_id: int, revisjon: int | None = None
-    ) -> Response:
-        item = _agreement_or_404(request, agreement_id)
-        try:
-            rev = item.current if revisjon is None else item.revision(revisjon)
-        except AgreementError:
-            raise StarletteHTTPException(404) from None
-        principal = principal_of(request)
-        on = date.today()
-        in_force = item.in_force(on)
-        history = []
-        previous: Revision | None = None
-        for r in item.revisions:
-            history.append(
-                {
-                    "rev": r,
-                    "diff": None if previous is None else diff_revisions(previous, r),
-                    "validity": validity(r.valid_from, r.valid_to),
-                }
-            )
-            previous = r
-        return render(
-            request,
-            "agreements_detail.html",
-            {
-                "item": item,
-                "rev": rev,
-                "trust": health_trust_names().get(item.health_trust, item.health_trust),
-                "places": _places(rev),
-                "validity": validity(rev.valid_from, rev.valid_to),
-                "history": list(reversed(history)),
-                "in_force": in_force,
-                "today": on,
-                "can_revise": principal.logged_in and can_revise(principal, item),
-            },
-            title=rev.title,
-        )
-
-    @app.get(f"{BASE}/{{agreement_id:int}}/diff", response_class=HTMLResponse)
-    def diff_page(request: Request, agreement_id: int, fra: int, til: int) -> Response:
-        item = _agreement_or_404(request, agreement_id)
-        try:
-            old, new = item.revision(fra), item.revision(til)
-        except AgreementError:
-            raise StarletteHTTPException(404) from None
-        return render(
-            request,
-            "agreements_diff.html",
-            {"item": item, "old": old, "new": new, "diff": diff_revisions(old, new)},
-            title=f"Avtale {item.id}: revisjon {fra} mot {til}",
-        )
-
-    @app.get(f"{BASE}/{{agreement_id:int}}/revisjon", response_class=HTMLResponse)
-    def revision_form(request: Request, agreement_id: int) -> Response:
-        principal = require_login(request)
-        item = _agreement_or_404(request, agreement_id)
-        if not can_revise(principal, item):
-            raise ForbiddenError("Bare partenes brukere og nasjonale brukere kan endre avtalen.")
-        state = _state_of(item.current, portal_of(request).rules)
-        return render(
-            request,
-            "agreements_form.html",
-            _form_context(request, state, item=item),
-            title=f"Ny revisjon av avtale {item.id}",
-        )
-
-    @app.post(f"{BASE}/{{agreement_id:int}}/revisjon", response_class=HTMLResponse)
-    async def revision_submit(request: Request, agreement_id: int) -> Response:
-        form = await request.form()
-        try:
-            return await _revision_submit(request, agreement_id, form)
-        finally:
-            await form.close()
-
-    async def _revision_submit(request: Request, agreement_id: int, form: FormData) -> Response:
-        principal = _poster(request, form)
-        portal = portal_of(request)
-        item = await run_in_threadpool(lambda: _agreement_or_404(request, agreement_id))
-        if not can_revise(principal, item):
-            raise ForbiddenError("Bare partenes brukere og nasjonale brukere kan endre avtalen.")
-        others = sum(1 for p in item.current.parts if p.key == OTHER) + _EXTRA_OTHER_SLOTS
-        state, draft, uploads = await _read_draft(
-            request, principal, portal.rules, others_hint=others
-        )
-        if draft is None:
-            return _form_again(request, state, item)
-        user = principal.user
-        assert user is not None
-        try:
-            saved = await run_in_threadpool(
-                lambda: add_revision(
-                    portal.store,
-                    agreement_id,
-                    draft,
-                    by=user.username,
-                    rules=portal.rules,
-                    uploads=uploads,
-                )
-            )
-        except AgreementValidationError as exc:
-            state.errors = list(exc.errors)
-            return _form_again(request, state, item)
-        except AgreementError as exc:
-            state.errors = [str(exc)]
-            return _form_again(request, state, item)
-        return _saved(request, portal, user, "agreement_revise", saved)
+    app.add_api_route(BASE, registry_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route(
+        f"{BASE}/oppfolging", monitoring_page, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route(f"{BASE}/oppfolging.xlsx", monitoring_download, methods=["GET"])
+    app.add_api_route(f"{BASE}/dokument/{{sha256}}", document_download, methods=["GET"])
+    app.add_api_route(f"{BASE}/ny", new_form, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route(f"{BASE}/ny", new_submit, methods=["POST"], response_class=HTMLResponse)
+    app.add_api_route(
+        f"{BASE}/{{agreement_id:int}}", agreement_page, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route(
+        f"{BASE}/{{agreement_id:int}}/diff", diff_page, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route(
+        f"{BASE}/{{agreement_id:int}}/revisjon",
+        revision_form,
+        methods=["GET"],
+        response_class=HTMLResponse,
+    )
+    app.add_api_route(
+        f"{BASE}/{{agreement_id:int}}/revisjon",
+        revision_submit,
+        methods=["POST"],
+        response_class=HTMLResponse,
+    )
 
 
 def _places(revision: Revision) -> list[tuple[str, str]]:

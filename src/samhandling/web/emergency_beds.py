@@ -166,344 +166,352 @@ def _form_context(
     return {"options": options, "values": values, "unit": unit}
 
 
+def units_page(request: Request, aar: str | None = None) -> Response:
+    principal = principal_of(request)
+    portal = portal_of(request)
+    units = _units(portal)
+    context: dict[str, Any] = {
+        "units": units,
+        "year": None,
+        "years": [],
+        "spread": None,
+        "yearly": [],
+        "may_register": principal.role in ("municipality", "national"),
+        "today": date.today(),
+        "names": _names(units),
+    }
+    if not units:
+        return render(request, "emergency_beds_list.html", context, title=NAV_LABEL)
+    job = _yearly_job(portal, units)
+    waiting = await_jobs(request, [job], NAV_LABEL)
+    if waiting is not None:
+        return waiting
+    yearly: pa.Table = job.result()
+    years = _years_of(yearly) if yearly.num_rows else []
+    year = year_param(aar, years)
+    context.update(years=years, year=year)
+    if year is None:
+        return render(request, "emergency_beds_list.html", context, title=NAV_LABEL)
+    threshold = _threshold(portal, year)
+    monthly_job = _monthly_job(portal, units)
+    waiting = await_jobs(request, [monthly_job], NAV_LABEL)
+    if waiting is not None:
+        return waiting
+    rows = _unit_year_rows(yearly, monthly_job.result(), year, principal, threshold)
+    shown = [r for r in rows if not r["hidden"] and r["occupancy_pct"] is not None]
+    spread_table = pa.table(
+        {
+            "year": pa.array([year] * len(shown), pa.int32()),
+            "occupancy_pct": pa.array([r["occupancy_pct"] for r in shown], pa.float64()),
+        }
+    )
+    spread = occ.occupancy_spread(spread_table, year)
+    ordered = sorted(shown, key=lambda r: r["occupancy_pct"])
+    context.update(
+        yearly=rows,
+        spread=spread,
+        threshold=threshold,
+        chart=(
+            bar_chart(
+                "kad-spredning",
+                f"Belegg per KAD-enhet {year}, lavest til høyest",
+                [r["name"] for r in ordered],
+                [Series("Belegg (%)", tuple(_pct(r["occupancy_pct"]) for r in ordered))],
+                description="Årsbelegg i prosent per enhet; tallene står i tabellen under.",
+                decimals=1,
+            )
+            if ordered
+            else None
+        ),
+    )
+    return render(request, "emergency_beds_list.html", context, title=NAV_LABEL)
+
+
+def unit_page(request: Request, unit_id: int, aar: str | None = None) -> Response:
+    principal = principal_of(request)
+    portal = portal_of(request)
+    units = _units(portal)
+    unit = next((u for u in units if u.id == unit_id), None)
+    if unit is None:
+        raise StarletteHTTPException(404)
+    job = _monthly_job(portal, units)
+    waiting = await_jobs(request, [job], unit.name)
+    if waiting is not None:
+        return waiting
+    monthly: pa.Table = job.result()
+    rows_all = [r for r in monthly.to_pylist() if r["unit_id"] == unit_id]
+    years = sorted({int(r["year"]) for r in rows_all})
+    year = year_param(aar, years)
+    threshold = _threshold(portal, year)
+    rows = _suppress([r for r in rows_all if r["year"] == year], principal, threshold)
+    for row in rows:
+        row["label"] = f"{MONTHS[row['month'].month - 1]} {row['month'].year}"
+    context: dict[str, Any] = {
+        "unit": unit,
+        "year": year,
+        "years": years,
+        "rows": rows,
+        "threshold": threshold,
+        "may_edit": can_edit_unit(principal, unit),
+        "names": _names([unit]),
+        "group_names": {r.key: r.value for r in portal.rules["emergency_beds.patient_groups"].rows},
+        "chart": (
+            bar_chart(
+                "kad-belegg",
+                f"Belegg per måned {year}: {unit.name}",
+                [MONTHS[r["month"].month - 1][:3] for r in rows],
+                [
+                    Series(
+                        "Belegg (%)",
+                        tuple(None if r["hidden"] else _pct(r["occupancy_pct"]) for r in rows),
+                    )
+                ],
+                description="Belegg i prosent per måned; tallene står i tabellen under.",
+                decimals=1,
+            )
+            if rows
+            else None
+        ),
+        **_form_context(portal, principal, unit=unit),
+    }
+    return render(request, "emergency_beds_unit.html", context, title=unit.name)
+
+
+def new_form(request: Request) -> Response:
+    principal = require_login(request)
+    if principal.role not in ("municipality", "national"):
+        raise ForbiddenError("Bare kommuner og nasjonale brukere kan registrere KAD-enheter.")
+    portal = portal_of(request)
+    return render(
+        request,
+        "emergency_beds_form.html",
+        {**_form_context(portal, principal), "problems": []},
+        title="Ny KAD-enhet",
+    )
+
+
+def create(
+    request: Request,
+    *,
+    csrf_token: str = Form("", alias="csrf_token"),
+    values: Annotated[dict[str, Any], Depends(_unit_fields)],
+) -> Response:
+    principal = _posted_by(request, csrf_token)
+    if not can_register_for(principal, values["kommune"].strip()):
+        raise ForbiddenError("Du kan bare registrere enheter for din egen kommune.")
+    portal = portal_of(request)
+    try:
+        data = _unit_input(values)
+        unit = registry.register_unit(portal.store, portal.rules, data, by=_who(principal))
+    except registry.UnitValidationError as exc:
+        return render(
+            request,
+            "emergency_beds_form.html",
+            {**_form_context(portal, principal, values=values), "problems": exc.problems},
+            title="Ny KAD-enhet",
+            status_code=400,
+        )
+    return _saved(request, portal, principal, "kad_register", unit.id)
+
+
+def update(
+    request: Request,
+    unit_id: int,
+    *,
+    csrf_token: str = Form("", alias="csrf_token"),
+    fields: Annotated[dict[str, Any], Depends(_unit_fields)],
+) -> Response:
+    principal = _posted_by(request, csrf_token)
+    portal = portal_of(request)
+    unit = _editable(portal, principal, unit_id)
+    if not can_register_for(principal, fields["kommune"].strip()):
+        raise ForbiddenError("Du kan ikke flytte enheten til en annen kommune.")
+    # update_unit ignores the bed count (it changes through its own form, keeping history).
+    values = {**fields, "senger": "1"}
+    try:
+        data = _unit_input(values)
+        registry.update_unit(portal.store, portal.rules, unit.id, data, by=_who(principal))
+    except registry.UnitValidationError as exc:
+        return render(
+            request,
+            "emergency_beds_form.html",
+            {
+                **_form_context(portal, principal, unit=unit, values=values),
+                "problems": exc.problems,
+            },
+            title=f"Endre {unit.name}",
+            status_code=400,
+        )
+    return _saved(request, portal, principal, "kad_update", unit.id)
+
+
+def beds(
+    request: Request,
+    unit_id: int,
+    csrf_token: str = Form("", alias="csrf_token"),
+    fra: str = Form(""),
+    senger: str = Form(""),
+) -> Response:
+    principal = _posted_by(request, csrf_token)
+    portal = portal_of(request)
+    unit = _editable(portal, principal, unit_id)
+    try:
+        day = registry.parse_date_field(fra, "Fra-dato")
+        count = registry.parse_beds_field(senger)
+        registry.change_beds(portal.store, unit.id, day, count, by=_who(principal))
+    except registry.UnitValidationError as exc:
+        return render(
+            request,
+            "error.html",
+            {"message": " ".join(exc.problems)},
+            title="Sengetallet ble ikke lagret",
+            status_code=400,
+        )
+    return _saved(request, portal, principal, "kad_beds", unit.id)
+
+
+def relief_page(request: Request, aar: str | None = None) -> Response:
+    principal = principal_of(request)
+    portal = portal_of(request)
+    units = _units(portal)
+    years = portal.warehouse.status().years
+    wanted = [y for y in years if y >= 2011] or years
+    job = _job(
+        portal,
+        units,
+        ("relief", tuple(wanted)).__repr__(),
+        "KAD mot øyeblikkelig hjelp-innleggelser",
+        lambda engine: occ.stays_vs_admissions(engine, units, wanted),
+    )
+    waiting = await_jobs(request, [job], "Avlaster KAD sykehuset?")
+    if waiting is not None:
+        return waiting
+    table: pa.Table = job.result()
+    summary = occ.relief_summary(table)
+    served = [s for s in summary if s["served"]]
+    others = {int(s["year"]): s for s in summary if not s["served"]}
+    chart_years = [int(s["year"]) for s in served]
+    detail: list[dict[str, Any]] = []
+    threshold = _threshold(portal, max(wanted) if wanted else None)
+    if sees_small_counts(principal):
+        detail = [r for r in table.to_pylist() if r["served"]]
+    for s in summary:
+        small_kad = 0 < int(s["kad_patients"]) < threshold
+        small_emergency = 0 < int(s["emergency_patients"]) < threshold
+        s["kad_hidden"] = small_kad and not sees_small_counts(principal)
+        s["emergency_hidden"] = small_emergency and not sees_small_counts(principal)
+    return render(
+        request,
+        "emergency_beds_relief.html",
+        {
+            "summary": summary,
+            "detail": detail,
+            "names": _names(units),
+            "chart": (
+                bar_chart(
+                    "kad-avlastning",
+                    "Per 1 000 innbyggere i kommuner med KAD-enhet",
+                    [str(y) for y in chart_years],
+                    [
+                        Series(
+                            "KAD-opphold",
+                            tuple(
+                                None if s["kad_hidden"] else _pct(float(s["kad_per_1000"]))
+                                for s in served
+                            ),
+                        ),
+                        Series(
+                            "ØH medisinske innleggelser",
+                            tuple(
+                                None
+                                if s["emergency_hidden"]
+                                else _pct(float(s["emergency_per_1000"]))
+                                for s in served
+                            ),
+                        ),
+                    ],
+                    description=(
+                        "Opphold per 1 000 innbyggere per år; tallene står i tabellen under."
+                    ),
+                    decimals=1,
+                )
+                if served
+                else None
+            ),
+            "others": others,
+            "threshold": threshold,
+        },
+        title="Avlaster KAD sykehuset?",
+    )
+
+
+def grant_page(request: Request, aar: str | None = None) -> Response:
+    principal = principal_of(request)
+    portal = portal_of(request)
+    units = _units(portal)
+    years = list(range(2012, 2017))
+    if aar and (not _YEAR.match(aar) or int(aar) not in years):
+        raise StarletteHTTPException(400, "Ugyldig år.")
+    year = int(aar) if aar else 2014
+    lookup = grants.agreement_lookup(portal.store)
+    lines = grants.grant_lines(units, portal.rules, [year], lookup, grants.refdata_population)
+    served = sorted(
+        {
+            m
+            for u in units
+            if u.days_open(date(year, 1, 1), date(year + 1, 1, 1))
+            for m in u.municipalities
+        }
+    )
+    block = (
+        grants.block_grant_lines(portal.rules, year, served, grants.refdata_population)
+        if year not in grants.scheme_years(portal.rules)
+        else []
+    )
+    if principal.role == "municipality":
+        # A municipality's own lines first; the others stay visible (funding is public).
+        lines.sort(key=lambda ln: (ln.municipality != principal.organisation, ln.municipality))
+    return render(
+        request,
+        "emergency_beds_grant.html",
+        {
+            "year": year,
+            "years": years,
+            "lines": lines,
+            "block": block,
+            "reasons": grants.REASONS,
+            "names": _names(units, year),
+            "no_registry": lookup is None,
+            "grant_total": sum((ln.grant for ln in lines), Decimal(0)),
+            "trust_total": sum((ln.health_trust_part for ln in lines), Decimal(0)),
+            "block_total": sum((b.amount for b in block), Decimal(0)),
+            "scheme": year in grants.scheme_years(portal.rules),
+            "deadline": (
+                portal.rules["emergency_beds.application_deadline"].value_on(date(year, 1, 1)).value
+                if year in grants.scheme_years(portal.rules)
+                else None
+            ),
+        },
+        title="Tilskudd til KAD",
+    )
+
+
 def add_views(app: FastAPI) -> None:
     add_nav(
         app, "/kad", NAV_LABEL, {"municipality", "health_trust", "national", "public", "anonymous"}
     )
-
-    @app.get("/kad", response_class=HTMLResponse)
-    def units_page(request: Request, aar: str | None = None) -> Response:
-        principal = principal_of(request)
-        portal = portal_of(request)
-        units = _units(portal)
-        context: dict[str, Any] = {
-            "units": units,
-            "year": None,
-            "years": [],
-            "spread": None,
-            "yearly": [],
-            "may_register": principal.role in ("municipality", "national"),
-            "today": date.today(),
-            "names": _names(units),
-        }
-        if not units:
-            return render(request, "emergency_beds_list.html", context, title=NAV_LABEL)
-        job = _yearly_job(portal, units)
-        waiting = await_jobs(request, [job], NAV_LABEL)
-        if waiting is not None:
-            return waiting
-        yearly: pa.Table = job.result()
-        years = _years_of(yearly) if yearly.num_rows else []
-        year = year_param(aar, years)
-        context.update(years=years, year=year)
-        if year is None:
-            return render(request, "emergency_beds_list.html", context, title=NAV_LABEL)
-        threshold = _threshold(portal, year)
-        monthly_job = _monthly_job(portal, units)
-        waiting = await_jobs(request, [monthly_job], NAV_LABEL)
-        if waiting is not None:
-            return waiting
-        rows = _unit_year_rows(yearly, monthly_job.result(), year, principal, threshold)
-        shown = [r for r in rows if not r["hidden"] and r["occupancy_pct"] is not None]
-        spread_table = pa.table(
-            {
-                "year": pa.array([year] * len(shown), pa.int32()),
-                "occupancy_pct": pa.array([r["occupancy_pct"] for r in shown], pa.float64()),
-            }
-        )
-        spread = occ.occupancy_spread(spread_table, year)
-        ordered = sorted(shown, key=lambda r: r["occupancy_pct"])
-        context.update(
-            yearly=rows,
-            spread=spread,
-            threshold=threshold,
-            chart=(
-                bar_chart(
-                    "kad-spredning",
-                    f"Belegg per KAD-enhet {year}, lavest til høyest",
-                    [r["name"] for r in ordered],
-                    [Series("Belegg (%)", tuple(_pct(r["occupancy_pct"]) for r in ordered))],
-                    description="Årsbelegg i prosent per enhet; tallene står i tabellen under.",
-                    decimals=1,
-                )
-                if ordered
-                else None
-            ),
-        )
-        return render(request, "emergency_beds_list.html", context, title=NAV_LABEL)
-
-    @app.get("/kad/enhet/{unit_id}", response_class=HTMLResponse)
-    def unit_page(request: Request, unit_id: int, aar: str | None = None) -> Response:
-        principal = principal_of(request)
-        portal = portal_of(request)
-        units = _units(portal)
-        unit = next((u for u in units if u.id == unit_id), None)
-        if unit is None:
-            raise StarletteHTTPException(404)
-        job = _monthly_job(portal, units)
-        waiting = await_jobs(request, [job], unit.name)
-        if waiting is not None:
-            return waiting
-        monthly: pa.Table = job.result()
-        rows_all = [r for r in monthly.to_pylist() if r["unit_id"] == unit_id]
-        years = sorted({int(r["year"]) for r in rows_all})
-        year = year_param(aar, years)
-        threshold = _threshold(portal, year)
-        rows = _suppress([r for r in rows_all if r["year"] == year], principal, threshold)
-        for row in rows:
-            row["label"] = f"{MONTHS[row['month'].month - 1]} {row['month'].year}"
-        context: dict[str, Any] = {
-            "unit": unit,
-            "year": year,
-            "years": years,
-            "rows": rows,
-            "threshold": threshold,
-            "may_edit": can_edit_unit(principal, unit),
-            "names": _names([unit]),
-            "group_names": {
-                r.key: r.value for r in portal.rules["emergency_beds.patient_groups"].rows
-            },
-            "chart": (
-                bar_chart(
-                    "kad-belegg",
-                    f"Belegg per måned {year}: {unit.name}",
-                    [MONTHS[r["month"].month - 1][:3] for r in rows],
-                    [
-                        Series(
-                            "Belegg (%)",
-                            tuple(None if r["hidden"] else _pct(r["occupancy_pct"]) for r in rows),
-                        )
-                    ],
-                    description="Belegg i prosent per måned; tallene står i tabellen under.",
-                    decimals=1,
-                )
-                if rows
-                else None
-            ),
-            **_form_context(portal, principal, unit=unit),
-        }
-        return render(request, "emergency_beds_unit.html", context, title=unit.name)
-
-    @app.get("/kad/ny", response_class=HTMLResponse)
-    def new_form(request: Request) -> Response:
-        principal = require_login(request)
-        if principal.role not in ("municipality", "national"):
-            raise ForbiddenError("Bare kommuner og nasjonale brukere kan registrere KAD-enheter.")
-        portal = portal_of(request)
-        return render(
-            request,
-            "emergency_beds_form.html",
-            {**_form_context(portal, principal), "problems": []},
-            title="Ny KAD-enhet",
-        )
-
-    @app.post("/kad/ny", response_class=HTMLResponse)
-    def create(
-        request: Request,
-        *,
-        csrf_token: str = Form("", alias="csrf_token"),
-        values: Annotated[dict[str, Any], Depends(_unit_fields)],
-    ) -> Response:
-        principal = _posted_by(request, csrf_token)
-        if not can_register_for(principal, values["kommune"].strip()):
-            raise ForbiddenError("Du kan bare registrere enheter for din egen kommune.")
-        portal = portal_of(request)
-        try:
-            data = _unit_input(values)
-            unit = registry.register_unit(portal.store, portal.rules, data, by=_who(principal))
-        except registry.UnitValidationError as exc:
-            return render(
-                request,
-                "emergency_beds_form.html",
-                {**_form_context(portal, principal, values=values), "problems": exc.problems},
-                title="Ny KAD-enhet",
-                status_code=400,
-            )
-        return _saved(request, portal, principal, "kad_register", unit.id)
-
-    @app.post("/kad/enhet/{unit_id}", response_class=HTMLResponse)
-    def update(
-        request: Request,
-        unit_id: int,
-        *,
-        csrf_token: str = Form("", alias="csrf_token"),
-        fields: Annotated[dict[str, Any], Depends(_unit_fields)],
-    ) -> Response:
-        principal = _posted_by(request, csrf_token)
-        portal = portal_of(request)
-        unit = _editable(portal, principal, unit_id)
-        if not can_register_for(principal, fields["kommune"].strip()):
-            raise ForbiddenError("Du kan ikke flytte enheten til en annen kommune.")
-        # update_unit ignores the bed count (it changes through its own form, keeping history).
-        values = {**fields, "senger": "1"}
-        try:
-            data = _unit_input(values)
-            registry.update_unit(portal.store, portal.rules, unit.id, data, by=_who(principal))
-        except registry.UnitValidationError as exc:
-            return render(
-                request,
-                "emergency_beds_form.html",
-                {
-                    **_form_context(portal, principal, unit=unit, values=values),
-                    "problems": exc.problems,
-                },
-                title=f"Endre {unit.name}",
-                status_code=400,
-            )
-        return _saved(request, portal, principal, "kad_update", unit.id)
-
-    @app.post("/kad/enhet/{unit_id}/senger", response_class=HTMLResponse)
-    def beds(
-        request: Request,
-        unit_id: int,
-        csrf_token: str = Form("", alias="csrf_token"),
-        fra: str = Form(""),
-        senger: str = Form(""),
-    ) -> Response:
-        principal = _posted_by(request, csrf_token)
-        portal = portal_of(request)
-        unit = _editable(portal, principal, unit_id)
-        try:
-            day = registry.parse_date_field(fra, "Fra-dato")
-            count = registry.parse_beds_field(senger)
-            registry.change_beds(portal.store, unit.id, day, count, by=_who(principal))
-        except registry.UnitValidationError as exc:
-            return render(
-                request,
-                "error.html",
-                {"message": " ".join(exc.problems)},
-                title="Sengetallet ble ikke lagret",
-                status_code=400,
-            )
-        return _saved(request, portal, principal, "kad_beds", unit.id)
-
-    @app.get("/kad/avlastning", response_class=HTMLResponse)
-    def relief_page(request: Request, aar: str | None = None) -> Response:
-        principal = principal_of(request)
-        portal = portal_of(request)
-        units = _units(portal)
-        years = portal.warehouse.status().years
-        wanted = [y for y in years if y >= 2011] or years
-        job = _job(
-            portal,
-            units,
-            ("relief", tuple(wanted)).__repr__(),
-            "KAD mot øyeblikkelig hjelp-innleggelser",
-            lambda engine: occ.stays_vs_admissions(engine, units, wanted),
-        )
-        waiting = await_jobs(request, [job], "Avlaster KAD sykehuset?")
-        if waiting is not None:
-            return waiting
-        table: pa.Table = job.result()
-        summary = occ.relief_summary(table)
-        served = [s for s in summary if s["served"]]
-        others = {int(s["year"]): s for s in summary if not s["served"]}
-        chart_years = [int(s["year"]) for s in served]
-        detail: list[dict[str, Any]] = []
-        threshold = _threshold(portal, max(wanted) if wanted else None)
-        if sees_small_counts(principal):
-            detail = [r for r in table.to_pylist() if r["served"]]
-        for s in summary:
-            small_kad = 0 < int(s["kad_patients"]) < threshold
-            small_emergency = 0 < int(s["emergency_patients"]) < threshold
-            s["kad_hidden"] = small_kad and not sees_small_counts(principal)
-            s["emergency_hidden"] = small_emergency and not sees_small_counts(principal)
-        return render(
-            request,
-            "emergency_beds_relief.html",
-            {
-                "summary": summary,
-                "detail": detail,
-                "names": _names(units),
-                "chart": (
-                    bar_chart(
-                        "kad-avlastning",
-                        "Per 1 000 innbyggere i kommuner med KAD-enhet",
-                        [str(y) for y in chart_years],
-                        [
-                            Series(
-                                "KAD-opphold",
-                                tuple(
-                                    None if s["kad_hidden"] else _pct(float(s["kad_per_1000"]))
-                                    for s in served
-                                ),
-                            ),
-                            Series(
-                                "ØH medisinske innleggelser",
-                                tuple(
-                                    None
-                                    if s["emergency_hidden"]
-                                    else _pct(float(s["emergency_per_1000"]))
-                                    for s in served
-                                ),
-                            ),
-                        ],
-                        description=(
-                            "Opphold per 1 000 innbyggere per år; tallene står i tabellen under."
-                        ),
-                        decimals=1,
-                    )
-                    if served
-                    else None
-                ),
-                "others": others,
-                "threshold": threshold,
-            },
-            title="Avlaster KAD sykehuset?",
-        )
-
-    @app.get("/kad/tilskudd", response_class=HTMLResponse)
-    def grant_page(request: Request, aar: str | None = None) -> Response:
-        principal = principal_of(request)
-        portal = portal_of(request)
-        units = _units(portal)
-        years = list(range(2012, 2017))
-        if aar and (not _YEAR.match(aar) or int(aar) not in years):
-            raise StarletteHTTPException(400, "Ugyldig år.")
-        year = int(aar) if aar else 2014
-        lookup = grants.agreement_lookup(portal.store)
-        lines = grants.grant_lines(units, portal.rules, [year], lookup, grants.refdata_population)
-        served = sorted(
-            {
-                m
-                for u in units
-                if u.days_open(date(year, 1, 1), date(year + 1, 1, 1))
-                for m in u.municipalities
-            }
-        )
-        block = (
-            grants.block_grant_lines(portal.rules, year, served, grants.refdata_population)
-            if year not in grants.scheme_years(portal.rules)
-            else []
-        )
-        if principal.role == "municipality":
-            # A municipality's own lines first; the others stay visible (funding is public).
-            lines.sort(key=lambda ln: (ln.municipality != principal.organisation, ln.municipality))
-        return render(
-            request,
-            "emergency_beds_grant.html",
-            {
-                "year": year,
-                "years": years,
-                "lines": lines,
-                "block": block,
-                "reasons": grants.REASONS,
-                "names": _names(units, year),
-                "no_registry": lookup is None,
-                "grant_total": sum((ln.grant for ln in lines), Decimal(0)),
-                "trust_total": sum((ln.health_trust_part for ln in lines), Decimal(0)),
-                "block_total": sum((b.amount for b in block), Decimal(0)),
-                "scheme": year in grants.scheme_years(portal.rules),
-                "deadline": (
-                    portal.rules["emergency_beds.application_deadline"]
-                    .value_on(date(year, 1, 1))
-                    .value
-                    if year in grants.scheme_years(portal.rules)
-                    else None
-                ),
-            },
-            title="Tilskudd til KAD",
-        )
+    app.add_api_route("/kad", units_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route(
+        "/kad/enhet/{unit_id}", unit_page, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route("/kad/ny", new_form, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/kad/ny", create, methods=["POST"], response_class=HTMLResponse)
+    app.add_api_route("/kad/enhet/{unit_id}", update, methods=["POST"], response_class=HTMLResponse)
+    app.add_api_route(
+        "/kad/enhet/{unit_id}/senger", beds, methods=["POST"], response_class=HTMLResponse
+    )
+    app.add_api_route("/kad/avlastning", relief_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/kad/tilskudd", grant_page, methods=["GET"], response_class=HTMLResponse)
 
 
 def _who(principal: Principal) -> str:

@@ -237,6 +237,107 @@ def _legend(d: PathwayDefinition, states: set[str]) -> list[dict[str, str]]:
     ]
 
 
+def patterns_page(request: Request, kommune: str | None = None, aar: str | None = None) -> Response:
+    principal = principal_of(request)
+    portal = portal_of(request)
+    if kommune and not _MUNICIPALITY.match(kommune):
+        raise StarletteHTTPException(400, "Ugyldig kommunenummer.")
+    municipality = kommune or (principal.organisation if principal.role == "municipality" else None)
+    years = portal.warehouse.status().years
+    year = year_param(aar, years)
+    context: dict[str, Any] = {
+        "year": year,
+        "years": years,
+        "municipality": municipality,
+        "may_open_patients": principal.logged_in and principal.role != "public",
+    }
+    title = "Pasientforløp"
+    if year is None:
+        return render(request, "pathways_patterns.html", context, title=title)
+    d = pathway_definition(portal.rules, date(year, 12, 31))
+    computation = job(portal, f"Pasientforløp {year}", pathway_report, year)
+    waiting = await_jobs(request, [computation], title)
+    if waiting is not None:
+        return waiting
+    report: PathwayReport = computation.result()
+    known = report.municipalities()
+    if municipality is not None and municipality not in known:
+        context.update({"report": None, "known": known, "names": _names(known, year)})
+        return render(request, "pathways_patterns.html", context, title=title)
+    names = _names(known, year)
+    where = names.get(municipality, municipality) if municipality else "Hele landet"
+    flow = flows(report, municipality)
+    context.update(
+        {
+            "report": report,
+            "known": known,
+            "names": names,
+            "where": where,
+            "rows": pattern_rows(report, municipality),
+            "readmissions": readmission_rows(report, municipality),
+            "flow": flow,
+            "diagram": flow_diagram(flow, d, f"Forløpsmønstre {year}, {where}"),
+            "legend": _legend(d, {s for _, s in flow.nodes}),
+            "unverified": d.unverified,
+        }
+    )
+    return render(request, "pathways_patterns.html", context, title=f"{title}: {where}")
+
+
+def patient_lookup(request: Request, pasient: str = "") -> Response:
+    require_login(request)
+    if not _PATIENT.match(pasient):
+        raise StarletteHTTPException(400, "Ugyldig pasient-id.")
+    return RedirectResponse(f"/forlop/pasient/{pasient}", status_code=303)
+
+
+def patient_page(request: Request, patient_id: str) -> Response:
+    principal = require_login(request)
+    if not _PATIENT.match(patient_id):
+        raise StarletteHTTPException(404)
+    portal = portal_of(request)
+    computation = job(portal, f"Tidslinje for {patient_id}", patient_timeline, patient_id)
+    waiting = await_jobs(request, [computation], "Pasientforløp")
+    if waiting is not None:
+        return waiting
+    try:
+        timeline: PatientTimeline = computation.result()
+    except PatientNotFoundError:
+        raise StarletteHTTPException(404) from None
+    if not may_view_patient(principal, timeline):
+        # Not found rather than forbidden: do not confirm that the person exists.
+        raise StarletteHTTPException(404)
+    portal.store.audit(
+        principal.user,
+        AUDIT_VIEW,
+        f"forlop/pasient/{patient_id}",
+        [patient_id],
+        client=client_of(request),
+    )
+    d = timeline.definition
+    return render(
+        request,
+        "pathways_patient.html",
+        {
+            "t": timeline,
+            "diagram": timeline_diagram(timeline),
+            "patterns": [
+                {
+                    "no": int(p["pathway_no"]) + 1,
+                    "municipality": p["municipality"],
+                    "year": p["year"],
+                    "label": " → ".join(_state_label(d, s) for s in str(p["pattern"]).split(">")),
+                    "open_end": bool(p["open_end"]),
+                }
+                for p in timeline.pathways
+            ],
+            "unverified": d.unverified,
+            "when": local_time,
+        },
+        title=f"Pasientforløp for {patient_id}",
+    )
+
+
 def add_views(app: FastAPI) -> None:
     """Register the pathway pages and the menu link."""
     AUDIT_ACTIONS.setdefault(AUDIT_VIEW, "Så pasientforløp")
@@ -246,113 +347,13 @@ def add_views(app: FastAPI) -> None:
         "Pasientforløp",
         {"municipality", "health_trust", "national", "public", "anonymous"},
     )
-
-    @app.get("/forlop", response_class=HTMLResponse)
-    def patterns_page(
-        request: Request, kommune: str | None = None, aar: str | None = None
-    ) -> Response:
-        principal = principal_of(request)
-        portal = portal_of(request)
-        if kommune and not _MUNICIPALITY.match(kommune):
-            raise StarletteHTTPException(400, "Ugyldig kommunenummer.")
-        municipality = kommune or (
-            principal.organisation if principal.role == "municipality" else None
-        )
-        years = portal.warehouse.status().years
-        year = year_param(aar, years)
-        context: dict[str, Any] = {
-            "year": year,
-            "years": years,
-            "municipality": municipality,
-            "may_open_patients": principal.logged_in and principal.role != "public",
-        }
-        title = "Pasientforløp"
-        if year is None:
-            return render(request, "pathways_patterns.html", context, title=title)
-        d = pathway_definition(portal.rules, date(year, 12, 31))
-        computation = job(portal, f"Pasientforløp {year}", pathway_report, year)
-        waiting = await_jobs(request, [computation], title)
-        if waiting is not None:
-            return waiting
-        report: PathwayReport = computation.result()
-        known = report.municipalities()
-        if municipality is not None and municipality not in known:
-            context.update({"report": None, "known": known, "names": _names(known, year)})
-            return render(request, "pathways_patterns.html", context, title=title)
-        names = _names(known, year)
-        where = names.get(municipality, municipality) if municipality else "Hele landet"
-        flow = flows(report, municipality)
-        context.update(
-            {
-                "report": report,
-                "known": known,
-                "names": names,
-                "where": where,
-                "rows": pattern_rows(report, municipality),
-                "readmissions": readmission_rows(report, municipality),
-                "flow": flow,
-                "diagram": flow_diagram(flow, d, f"Forløpsmønstre {year}, {where}"),
-                "legend": _legend(d, {s for _, s in flow.nodes}),
-                "unverified": d.unverified,
-            }
-        )
-        return render(request, "pathways_patterns.html", context, title=f"{title}: {where}")
-
-    @app.get("/forlop/pasient", response_class=HTMLResponse)
-    def patient_lookup(request: Request, pasient: str = "") -> Response:
-        require_login(request)
-        if not _PATIENT.match(pasient):
-            raise StarletteHTTPException(400, "Ugyldig pasient-id.")
-        return RedirectResponse(f"/forlop/pasient/{pasient}", status_code=303)
-
-    @app.get("/forlop/pasient/{patient_id}", response_class=HTMLResponse)
-    def patient_page(request: Request, patient_id: str) -> Response:
-        principal = require_login(request)
-        if not _PATIENT.match(patient_id):
-            raise StarletteHTTPException(404)
-        portal = portal_of(request)
-        computation = job(portal, f"Tidslinje for {patient_id}", patient_timeline, patient_id)
-        waiting = await_jobs(request, [computation], "Pasientforløp")
-        if waiting is not None:
-            return waiting
-        try:
-            timeline: PatientTimeline = computation.result()
-        except PatientNotFoundError:
-            raise StarletteHTTPException(404) from None
-        if not may_view_patient(principal, timeline):
-            # Not found rather than forbidden: do not confirm that the person exists.
-            raise StarletteHTTPException(404)
-        portal.store.audit(
-            principal.user,
-            AUDIT_VIEW,
-            f"forlop/pasient/{patient_id}",
-            [patient_id],
-            client=client_of(request),
-        )
-        d = timeline.definition
-        return render(
-            request,
-            "pathways_patient.html",
-            {
-                "t": timeline,
-                "diagram": timeline_diagram(timeline),
-                "patterns": [
-                    {
-                        "no": int(p["pathway_no"]) + 1,
-                        "municipality": p["municipality"],
-                        "year": p["year"],
-                        "label": " → ".join(
-                            _state_label(d, s) for s in str(p["pattern"]).split(">")
-                        ),
-                        "open_end": bool(p["open_end"]),
-                    }
-                    for p in timeline.pathways
-                ],
-                "unverified": d.unverified,
-                "when": local_time,
-            },
-            title=f"Pasientforløp for {patient_id}",
-        )
+    app.add_api_route("/forlop", patterns_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route(
+        "/forlop/pasient", patient_lookup, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route(
+        "/forlop/pasient/{patient_id}", patient_page, methods=["GET"], response_class=HTMLResponse
+    )
 
 
 def _names(codes: list[str], year: int) -> dict[str, str]:

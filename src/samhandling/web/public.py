@@ -68,68 +68,69 @@ def _year(request: Request, aar: str | None) -> int | None:
     return year_param(aar, portal_of(request).warehouse.status().years)
 
 
+def public_page(request: Request, aar: str | None = None, kart: str | None = None) -> Response:
+    portal = portal_of(request)
+    years = portal.warehouse.status().years
+    year = _year(request, aar)
+    context: dict[str, Any] = {"year": year, "years": years, "rows": []}
+    title = "Statistikk for kommunene"
+    if year is None:
+        return render(request, "public.html", context, title=title)
+    catalog_computation = catalog_job(portal)
+    waiting = await_jobs(request, [catalog_computation], title)
+    if waiting is not None:
+        return waiting
+    rows, threshold = public_table(catalog_computation.result(), year)
+    indicator = _BY_KEY.get(kart or "", PUBLIC_INDICATORS[1])
+    context.update(
+        {
+            "rows": rows,
+            "indicators": PUBLIC_INDICATORS,
+            "threshold": threshold,
+            "suppressed_note": SUPPRESSED_NOTE.format(threshold=threshold),
+            "map": _map(rows, indicator, year, threshold),
+            "map_choices": [(i.key, i.label) for i in PUBLIC_INDICATORS],
+            "json_url": f"/json{PATH}?aar={year}",
+        }
+    )
+    return render(request, "public.html", context, title=title)
+
+
+def public_json(request: Request, aar: str | None = None) -> Response:
+    year = _year(request, aar)
+    if year is None:
+        return JSONResponse({"aar": None, "indikatorer": [], "regioner": []})
+    # The API waits for its answer (on this request's thread; the worker pool bounds load).
+    rows, threshold = public_table(catalog_job(portal_of(request)).result(), year)
+    return JSONResponse(
+        {
+            "aar": year,
+            "kommunegrenser": BORDERS,
+            "terskel": threshold,
+            "indikatorer": [
+                {"id": i.key, "navn": i.label, "desimaler": i.decimals} for i in PUBLIC_INDICATORS
+            ],
+            "regioner": [
+                {
+                    "kode": row.code,
+                    "navn": row.name,
+                    "verdier": {
+                        i.key: None if cell.value is None else str(cell.value)
+                        for i, cell in zip(PUBLIC_INDICATORS, row.cells, strict=True)
+                    },
+                    "merker": {
+                        i.key: cell.mark
+                        for i, cell in zip(PUBLIC_INDICATORS, row.cells, strict=True)
+                        if cell.mark
+                    },
+                }
+                for row in rows
+            ],
+        }
+    )
+
+
 def add_public_views(app: FastAPI) -> None:
     add_nav(app, PATH, "Statistikk for kommunene", {"anonymous", "public"})
-
-    @app.get(PATH, response_class=HTMLResponse)
-    def public_page(request: Request, aar: str | None = None, kart: str | None = None) -> Response:
-        portal = portal_of(request)
-        years = portal.warehouse.status().years
-        year = _year(request, aar)
-        context: dict[str, Any] = {"year": year, "years": years, "rows": []}
-        title = "Statistikk for kommunene"
-        if year is None:
-            return render(request, "public.html", context, title=title)
-        catalog_computation = catalog_job(portal)
-        waiting = await_jobs(request, [catalog_computation], title)
-        if waiting is not None:
-            return waiting
-        rows, threshold = public_table(catalog_computation.result(), year)
-        indicator = _BY_KEY.get(kart or "", PUBLIC_INDICATORS[1])
-        context.update(
-            {
-                "rows": rows,
-                "indicators": PUBLIC_INDICATORS,
-                "threshold": threshold,
-                "suppressed_note": SUPPRESSED_NOTE.format(threshold=threshold),
-                "map": _map(rows, indicator, year, threshold),
-                "map_choices": [(i.key, i.label) for i in PUBLIC_INDICATORS],
-                "json_url": f"/json{PATH}?aar={year}",
-            }
-        )
-        return render(request, "public.html", context, title=title)
-
-    @app.get(f"/json{PATH}")
-    def public_json(request: Request, aar: str | None = None) -> Response:
-        year = _year(request, aar)
-        if year is None:
-            return JSONResponse({"aar": None, "indikatorer": [], "regioner": []})
-        # The API waits for its answer (on this request's thread; the worker pool bounds load).
-        rows, threshold = public_table(catalog_job(portal_of(request)).result(), year)
-        return JSONResponse(
-            {
-                "aar": year,
-                "kommunegrenser": BORDERS,
-                "terskel": threshold,
-                "indikatorer": [
-                    {"id": i.key, "navn": i.label, "desimaler": i.decimals}
-                    for i in PUBLIC_INDICATORS
-                ],
-                "regioner": [
-                    {
-                        "kode": row.code,
-                        "navn": row.name,
-                        "verdier": {
-                            i.key: None if cell.value is None else str(cell.value)
-                            for i, cell in zip(PUBLIC_INDICATORS, row.cells, strict=True)
-                        },
-                        "merker": {
-                            i.key: cell.mark
-                            for i, cell in zip(PUBLIC_INDICATORS, row.cells, strict=True)
-                            if cell.mark
-                        },
-                    }
-                    for row in rows
-                ],
-            }
-        )
+    app.add_api_route(PATH, public_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route(f"/json{PATH}", public_json, methods=["GET"])

@@ -98,65 +98,71 @@ def _grid(stat: StatTable) -> dict[str, Any]:
     }
 
 
-def add_table_views(app: FastAPI) -> None:
-    @app.get("/tabeller", response_class=HTMLResponse)
-    def tables_page(request: Request) -> Response:
-        portal = portal_of(request)
-        job = catalog_job(portal)
-        waiting = await_jobs(request, [job], "Tabeller")
-        if waiting is not None:
-            return waiting
-        catalog: Catalog = job.result()
-        return render_page(
-            request,
-            "tables.html",
-            {"cubes": [c.spec for c in catalog.cubes.values()], "scope": catalog.scope},
-            title="Tabeller",
-        )
+def tables_page(request: Request) -> Response:
+    portal = portal_of(request)
+    job = catalog_job(portal)
+    waiting = await_jobs(request, [job], "Tabeller")
+    if waiting is not None:
+        return waiting
+    catalog: Catalog = job.result()
+    return render_page(
+        request,
+        "tables.html",
+        {"cubes": [c.spec for c in catalog.cubes.values()], "scope": catalog.scope},
+        title="Tabeller",
+    )
 
-    @app.get("/tabeller/{table_id}", response_class=HTMLResponse)
-    def table_page(request: Request, table_id: str) -> Response:
-        portal = portal_of(request)
-        job = catalog_job(portal)
-        waiting = await_jobs(request, [job], "Tabell")
-        if waiting is not None:
-            return waiting
-        catalog: Catalog = job.result()
-        stat = _slice(catalog, table_id, request)
-        cube = catalog.cube(table_id)
-        params = request.query_params
-        chosen = {d.id: set(params.getlist(d.id)) for d in cube.spec.dimensions}
-        chosen_measures = set(params.getlist(MEASURE_PARAM)) or {c[0] for c in cube.spec.contents}
-        query = str(request.url.query)
-        return render_page(
-            request,
-            "table.html",
-            {
-                "spec": cube.spec,
-                "stat": stat,
-                "grid": _grid(stat),
-                "chosen": chosen,
-                "chosen_measures": chosen_measures,
-                "measure_param": MEASURE_PARAM,
-                "downloads": {
-                    suffix: f"/tabeller/{table_id}/data.{suffix}" + (f"?{query}" if query else "")
-                    for suffix in DOWNLOADS
-                },
-                "suppressed": SUPPRESSED,
-                "scope": catalog.scope,
+
+def table_page(request: Request, table_id: str) -> Response:
+    portal = portal_of(request)
+    job = catalog_job(portal)
+    waiting = await_jobs(request, [job], "Tabell")
+    if waiting is not None:
+        return waiting
+    catalog: Catalog = job.result()
+    stat = _slice(catalog, table_id, request)
+    cube = catalog.cube(table_id)
+    params = request.query_params
+    chosen = {d.id: set(params.getlist(d.id)) for d in cube.spec.dimensions}
+    chosen_measures = set(params.getlist(MEASURE_PARAM)) or {c[0] for c in cube.spec.contents}
+    query = str(request.url.query)
+    return render_page(
+        request,
+        "table.html",
+        {
+            "spec": cube.spec,
+            "stat": stat,
+            "grid": _grid(stat),
+            "chosen": chosen,
+            "chosen_measures": chosen_measures,
+            "measure_param": MEASURE_PARAM,
+            "downloads": {
+                suffix: f"/tabeller/{table_id}/data.{suffix}" + (f"?{query}" if query else "")
+                for suffix in DOWNLOADS
             },
-            title=stat.title,
-        )
+            "suppressed": SUPPRESSED,
+            "scope": catalog.scope,
+        },
+        title=stat.title,
+    )
 
-    @app.get("/tabeller/{table_id}/data.{suffix}")
-    def table_download(request: Request, table_id: str, suffix: str) -> Response:
-        if suffix not in DOWNLOADS:
-            raise StarletteHTTPException(404)
-        catalog: Catalog = catalog_job(portal_of(request)).result()
-        stat = _slice(catalog, table_id, request)
-        fmt = DOWNLOADS[suffix]
-        return Response(
-            render(stat, fmt),  # type: ignore[arg-type]
-            media_type=MEDIA_TYPES[fmt],  # type: ignore[index]
-            headers={"Content-Disposition": f'attachment; filename="{table_id}.{suffix}"'},
-        )
+
+def table_download(request: Request, table_id: str, suffix: str) -> Response:
+    if suffix not in DOWNLOADS:
+        raise StarletteHTTPException(404)
+    catalog: Catalog = catalog_job(portal_of(request)).result()
+    stat = _slice(catalog, table_id, request)
+    fmt = DOWNLOADS[suffix]
+    return Response(
+        render(stat, fmt),  # type: ignore[arg-type]
+        media_type=MEDIA_TYPES[fmt],  # type: ignore[index]
+        headers={"Content-Disposition": f'attachment; filename="{table_id}.{suffix}"'},
+    )
+
+
+def add_table_views(app: FastAPI) -> None:
+    app.add_api_route("/tabeller", tables_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route(
+        "/tabeller/{table_id}", table_page, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route("/tabeller/{table_id}/data.{suffix}", table_download, methods=["GET"])

@@ -230,338 +230,358 @@ def _line_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def municipality_page(request: Request, code: str, aar: str | None = None) -> Response:
+    principal = require_login(request)
+    _check(_MUNICIPALITY, code, "kommunenummer")
+    if not can_view_municipality(principal, code):
+        raise ForbiddenError("Du har ikke tilgang til denne kommunens regninger.")
+    portal = portal_of(request)
+    years = portal.warehouse.status().years
+    year = year_param(aar, years)
+    name = municipality_name(code, year or date.today().year)
+    context: dict[str, Any] = {
+        "code": code,
+        "name": name,
+        "year": year,
+        "years": years,
+        "cofinancing": None,
+        "invoices": [],
+    }
+    if year is None:
+        return render(request, "municipality.html", context, title=f"Min kommune: {name}")
+    jobs = [_invoices_job(portal, year), _statistics_job(portal, year)]
+    has_cof = cofinancing_year(portal, year)
+    if has_cof:
+        jobs += [
+            _statement_job(portal, year, "municipality"),
+            job(portal, f"À-konto {year}", cofinancing_akonto, year),
+        ]
+    # The comparison reads the protected tables (shared with the table generator and the
+    # public statistics): built once per warehouse state, stored, then read.
+    tables = catalog_job(portal)
+    started = time.monotonic()
+    waiting = await_jobs(request, jobs, f"Min kommune: {name}")
+    if waiting is not None:
+        return waiting
+    # The bills are shown as soon as they are ready; the comparison (a computation over
+    # every municipality) fills in when it is done, the page reloading itself meanwhile.
+    remaining = max(0.0, portal.wait_seconds - (time.monotonic() - started))
+    if portal.computations.wait([tables], remaining):
+        context.update(_indicator_context(tables, code, name, year, has_cof))
+    else:
+        context["indicators_pending"] = [tables]
+    stats = _rows(jobs[1].result(), municipality=code)
+    context["dr_stats"] = stats[0] if stats else None
+    invoices = _rows(jobs[0].result(), paying_municipality=code)
+    for row in invoices:
+        row["trust_name"] = trust_name(row["health_trust"])
+    context["invoices"] = invoices
+    context["invoice_total"] = _sum(invoices, "amount")
+    context["invoice_days"] = sum(int(r["days"]) for r in invoices)
+    context["invoice_unverified"] = _sum(invoices, "unverified_amount")
+    if has_cof:
+        context["cofinancing"] = _cofinancing_months(jobs[2].result(), jobs[3].result(), code, year)
+    return render(request, "municipality.html", context, title=f"Min kommune: {name}")
+
+
+def invoice_lines_page(request: Request, code: str, orgnr: str, month: str) -> Response:
+    principal = require_login(request)
+    _check(_MUNICIPALITY, code, "kommunenummer")
+    _check(_ORGNR, orgnr, "organisasjonsnummer")
+    first = _month(month)
+    _require_line_access(principal, code, orgnr)
+    portal = portal_of(request)
+    lines_job = _lines_job(portal)
+    waiting = await_jobs(request, [lines_job], "Fakturalinjer")
+    if waiting is not None:
+        return waiting
+    lines: list[dict[str, Any]] = _invoice_table(lines_job.result(), code, orgnr, first).to_pylist()
+    resource = f"utskrivningsklare/{code}/{orgnr}/{month}"
+    portal.store.audit(
+        principal.user,
+        "view_line_items",
+        resource,
+        sorted({r["episode_id"] for r in lines}),
+        client=client_of(request),
+    )
+    for row in lines:
+        row["last_day"] = row["line_until"] - timedelta(days=1)
+    return render(
+        request,
+        "invoice_lines.html",
+        {
+            "code": code,
+            "name": municipality_name(code, first.year),
+            "orgnr": orgnr,
+            "trust_name": trust_name(orgnr),
+            "month": first,
+            "lines": lines,
+            "total": _sum(lines, "amount"),
+            "days": sum(int(r["days"]) for r in lines),
+            "unverified": any(r["unverified"] for r in lines),
+            "sector_names": SECTOR_NAMES,
+            "json_url": f"/json/kommune/{code}/utskrivningsklare/{orgnr}/{month}",
+            "download_url": f"/kommune/{code}/utskrivningsklare/{orgnr}/{month}/linjer",
+        },
+        title="Fakturalinjer",
+    )
+
+
+def invoice_lines_json(request: Request, code: str, orgnr: str, month: str) -> Response:
+    principal = require_login(request)
+    _check(_MUNICIPALITY, code, "kommunenummer")
+    _check(_ORGNR, orgnr, "organisasjonsnummer")
+    first = _month(month)
+    _require_line_access(principal, code, orgnr)
+    portal = portal_of(request)
+    # The API waits for its answer (on this request's thread; the worker pool bounds load).
+    table = _invoice_table(_lines_job(portal).result(), code, orgnr, first)
+    lines: list[dict[str, Any]] = table.to_pylist()
+    portal.store.audit(
+        principal.user,
+        "view_line_items",
+        f"json/utskrivningsklare/{code}/{orgnr}/{month}",
+        sorted({r["episode_id"] for r in lines}),
+        client=client_of(request),
+    )
+    return JSONResponse(
+        {
+            "municipality": code,
+            "health_trust": orgnr,
+            "invoice_month": first.isoformat(),
+            "days": sum(int(r["days"]) for r in lines),
+            "amount": str(_sum(lines, "amount")),
+            "rule_set": portal.rules.label,
+            "lines": [_line_json(r) for r in lines],
+        }
+    )
+
+
+def invoice_lines_download(
+    request: Request, code: str, orgnr: str, month: str, suffix: str
+) -> Response:
+    principal = require_login(request)
+    _check(_MUNICIPALITY, code, "kommunenummer")
+    _check(_ORGNR, orgnr, "organisasjonsnummer")
+    if suffix not in _DOWNLOADS:
+        raise StarletteHTTPException(404)
+    first = _month(month)
+    _require_line_access(principal, code, orgnr)
+    portal = portal_of(request)
+    table = _invoice_table(_lines_job(portal).result(), code, orgnr, first)
+    name = f"utskrivningsklare-{code}-{orgnr}-{month}.{suffix}"
+    with tempfile.TemporaryDirectory(prefix="samhandling-") as folder:
+        path = export_table(
+            table,
+            Path(folder) / name,
+            portal.rules,
+            sheet="Fakturalinjer",
+            rule_ids=DISCHARGE_READY_RULES,
+            title=f"Utskrivningsklare pasienter: {trust_name(orgnr)} til "
+            f"{municipality_name(code, first.year)}, {month_no(first)}",
+        )
+        content = path.read_bytes()
+    portal.store.audit(
+        principal.user,
+        "download_line_items",
+        f"utskrivningsklare/{code}/{orgnr}/{month}.{suffix}",
+        sorted({str(e) for e in table["episode_id"].to_pylist()}),
+        client=client_of(request),
+    )
+    return Response(
+        content,
+        media_type=_DOWNLOADS[suffix],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def health_trust_page(request: Request, orgnr: str, aar: str | None = None) -> Response:
+    principal = require_login(request)
+    _check(_ORGNR, orgnr, "organisasjonsnummer")
+    if not can_view_health_trust(principal, orgnr):
+        raise ForbiddenError("Du har ikke tilgang til dette helseforetakets fakturaer.")
+    portal = portal_of(request)
+    years = portal.warehouse.status().years
+    year = year_param(aar, years)
+    name = trust_name(orgnr)
+    context: dict[str, Any] = {
+        "orgnr": orgnr,
+        "name": name,
+        "year": year,
+        "years": years,
+        "municipalities": [],
+        "invoices": [],
+    }
+    if year is None:
+        return render(request, "health_trust.html", context, title=name)
+    invoices_job = _invoices_job(portal, year)
+    waiting = await_jobs(request, [invoices_job], name)
+    if waiting is not None:
+        return waiting
+    invoices = _rows(invoices_job.result(), health_trust=orgnr)
+    by_municipality: dict[str, dict[str, Any]] = {}
+    for row in invoices:
+        code = row["paying_municipality"]
+        row["municipality_name"] = municipality_name(code, year)
+        agg = by_municipality.setdefault(
+            code,
+            {
+                "code": code,
+                "name": row["municipality_name"],
+                "stays": 0,
+                "days": 0,
+                "amount": Decimal(0),
+                "unverified": Decimal(0),
+                "months": {},
+            },
+        )
+        agg["stays"] += int(row["stays"])
+        agg["days"] += int(row["days"])
+        agg["amount"] += row["amount"]
+        agg["unverified"] += row["unverified_amount"]
+        agg["months"][row["invoice_month"].month] = row
+    municipalities = sorted(by_municipality.values(), key=lambda m: m["code"])
+    context["municipalities"] = municipalities
+    context["invoices"] = invoices
+    context["total"] = _sum(invoices, "amount")
+    context["short_months"] = _SHORT_MONTHS
+    context["chart"] = (
+        bar_chart(
+            "hf-chart",
+            f"Utskrivningsklare pasienter: fakturert per kommune {year}",
+            [m["name"] for m in municipalities],
+            [Series("Fakturert (kr)", tuple(m["amount"] for m in municipalities))],
+            description="Fakturert beløp per kommune; tallene står i tabellen under.",
+        )
+        if municipalities
+        else None
+    )
+    return render(request, "health_trust.html", context, title=name)
+
+
+def country_page(request: Request, aar: str | None = None, kart: str | None = None) -> Response:
+    principal = require_login(request)
+    if principal.role != "national":
+        raise ForbiddenError("Landsoversikten med regninger er for nasjonale brukere.")
+    portal = portal_of(request)
+    years = portal.warehouse.status().years
+    year = year_param(aar, years)
+    context: dict[str, Any] = {"year": year, "years": years, "rhf": None, "trusts": []}
+    if year is None:
+        return render(request, "country.html", context, title="Landet")
+    indicator = kart if kart in _MAP_INDICATORS else "overliggerdogn"
+    jobs = [
+        job(
+            portal,
+            f"Utskrivningsklare pasienter: fakturert per helseforetak {year}",
+            discharge_ready_by_trust,
+            year=year,
+        ),
+        job(
+            portal,
+            f"Innleggelser per 1 000 innbyggere {year}",
+            stay_rates,
+            year,
+            borders=borders_for(year),
+        )
+        if indicator in STAY_RATE_INDICATORS
+        else _statistics_job(portal, year),
+    ]
+    has_cof = cofinancing_year(portal, year)
+    if has_cof:
+        jobs.append(_statement_job(portal, year, "rhf"))
+    waiting = await_jobs(request, jobs, "Landet")
+    if waiting is not None:
+        return waiting
+    by_trust = jobs[0].result()
+    context["trusts"] = sorted(
+        ({**row, "name": trust_name(row["health_trust"])} for row in by_trust.to_pylist()),
+        key=lambda t: t["name"],
+    )
+    # The page's total is the sum of the rows it shows (each to the øre).
+    context["dr_total"] = sum((t["amount"] for t in context["trusts"]), Decimal(0))
+    if has_cof:
+        context["rhf"] = _rhf_months(jobs[2].result(), year)
+    threshold, _version = disclosure_threshold(portal.rules, date(year, 12, 31))
+    draw = stay_rate_map if indicator in STAY_RATE_INDICATORS else discharge_ready_map
+    context["municipality_map_data"] = draw(jobs[1].result(), year, indicator, threshold)
+    context["map_choices"] = list(_MAP_INDICATORS.items())
+    context["map_switch"] = RATE_SWITCH.get(indicator)
+    return render(request, "country.html", context, title="Landet")
+
+
+def explain_page(request: Request, episode_id: str) -> Response:
+    principal = require_login(request)
+    _check(_EPISODE, episode_id, "episode-id")
+    portal = portal_of(request)
+    explain_job = job(portal, f"Forklaring av episode {episode_id}", explain_episode, episode_id)
+    waiting = await_jobs(request, [explain_job], "Forklaring")
+    if waiting is not None:
+        return waiting
+    try:
+        explanation: Explanation = explain_job.result()
+    except EpisodeNotFoundError:
+        raise StarletteHTTPException(404) from None
+    if not _may_explain(principal, explanation):
+        # Not found rather than forbidden: do not confirm that someone else's episode exists.
+        raise StarletteHTTPException(404)
+    portal.store.audit(
+        principal.user,
+        "explain",
+        f"forklar/{episode_id}",
+        [episode_id],
+        client=client_of(request),
+    )
+    cof = explanation.cofinancing
+    return render(
+        request,
+        "explain.html",
+        {
+            "x": explanation,
+            "cof": cof,
+            "reason": REASONS.get(str(cof.get("reason")), str(cof.get("reason") or "")),
+            "difference_reasons": DIFFERENCE_REASONS,
+            "trust_name": trust_name(str(cof.get("health_trust"))),
+            "municipality_name": municipality_name(
+                str(cof.get("municipality")), int(cof.get("year") or date.today().year)
+            ),
+            "stay": explanation.discharge_ready_stay,
+            "lines": explanation.discharge_ready_lines,
+        },
+        title=f"Forklaring av {episode_id}",
+    )
+
+
 def add_views(app: FastAPI) -> None:
     from samhandling.web.public import add_public_views
 
     add_public_views(app)
-
-    @app.get("/kommune/{code}", response_class=HTMLResponse)
-    def municipality_page(request: Request, code: str, aar: str | None = None) -> Response:
-        principal = require_login(request)
-        _check(_MUNICIPALITY, code, "kommunenummer")
-        if not can_view_municipality(principal, code):
-            raise ForbiddenError("Du har ikke tilgang til denne kommunens regninger.")
-        portal = portal_of(request)
-        years = portal.warehouse.status().years
-        year = year_param(aar, years)
-        name = municipality_name(code, year or date.today().year)
-        context: dict[str, Any] = {
-            "code": code,
-            "name": name,
-            "year": year,
-            "years": years,
-            "cofinancing": None,
-            "invoices": [],
-        }
-        if year is None:
-            return render(request, "municipality.html", context, title=f"Min kommune: {name}")
-        jobs = [_invoices_job(portal, year), _statistics_job(portal, year)]
-        has_cof = cofinancing_year(portal, year)
-        if has_cof:
-            jobs += [
-                _statement_job(portal, year, "municipality"),
-                job(portal, f"À-konto {year}", cofinancing_akonto, year),
-            ]
-        # The comparison reads the protected tables (shared with the table generator and the
-        # public statistics): built once per warehouse state, stored, then read.
-        tables = catalog_job(portal)
-        started = time.monotonic()
-        waiting = await_jobs(request, jobs, f"Min kommune: {name}")
-        if waiting is not None:
-            return waiting
-        # The bills are shown as soon as they are ready; the comparison (a computation over
-        # every municipality) fills in when it is done, the page reloading itself meanwhile.
-        remaining = max(0.0, portal.wait_seconds - (time.monotonic() - started))
-        if portal.computations.wait([tables], remaining):
-            context.update(_indicator_context(tables, code, name, year, has_cof))
-        else:
-            context["indicators_pending"] = [tables]
-        stats = _rows(jobs[1].result(), municipality=code)
-        context["dr_stats"] = stats[0] if stats else None
-        invoices = _rows(jobs[0].result(), paying_municipality=code)
-        for row in invoices:
-            row["trust_name"] = trust_name(row["health_trust"])
-        context["invoices"] = invoices
-        context["invoice_total"] = _sum(invoices, "amount")
-        context["invoice_days"] = sum(int(r["days"]) for r in invoices)
-        context["invoice_unverified"] = _sum(invoices, "unverified_amount")
-        if has_cof:
-            context["cofinancing"] = _cofinancing_months(
-                jobs[2].result(), jobs[3].result(), code, year
-            )
-        return render(request, "municipality.html", context, title=f"Min kommune: {name}")
-
-    @app.get("/kommune/{code}/utskrivningsklare/{orgnr}/{month}", response_class=HTMLResponse)
-    def invoice_lines_page(request: Request, code: str, orgnr: str, month: str) -> Response:
-        principal = require_login(request)
-        _check(_MUNICIPALITY, code, "kommunenummer")
-        _check(_ORGNR, orgnr, "organisasjonsnummer")
-        first = _month(month)
-        _require_line_access(principal, code, orgnr)
-        portal = portal_of(request)
-        lines_job = _lines_job(portal)
-        waiting = await_jobs(request, [lines_job], "Fakturalinjer")
-        if waiting is not None:
-            return waiting
-        lines: list[dict[str, Any]] = _invoice_table(
-            lines_job.result(), code, orgnr, first
-        ).to_pylist()
-        resource = f"utskrivningsklare/{code}/{orgnr}/{month}"
-        portal.store.audit(
-            principal.user,
-            "view_line_items",
-            resource,
-            sorted({r["episode_id"] for r in lines}),
-            client=client_of(request),
-        )
-        for row in lines:
-            row["last_day"] = row["line_until"] - timedelta(days=1)
-        return render(
-            request,
-            "invoice_lines.html",
-            {
-                "code": code,
-                "name": municipality_name(code, first.year),
-                "orgnr": orgnr,
-                "trust_name": trust_name(orgnr),
-                "month": first,
-                "lines": lines,
-                "total": _sum(lines, "amount"),
-                "days": sum(int(r["days"]) for r in lines),
-                "unverified": any(r["unverified"] for r in lines),
-                "sector_names": SECTOR_NAMES,
-                "json_url": f"/json/kommune/{code}/utskrivningsklare/{orgnr}/{month}",
-                "download_url": f"/kommune/{code}/utskrivningsklare/{orgnr}/{month}/linjer",
-            },
-            title="Fakturalinjer",
-        )
-
-    @app.get("/json/kommune/{code}/utskrivningsklare/{orgnr}/{month}")
-    def invoice_lines_json(request: Request, code: str, orgnr: str, month: str) -> Response:
-        principal = require_login(request)
-        _check(_MUNICIPALITY, code, "kommunenummer")
-        _check(_ORGNR, orgnr, "organisasjonsnummer")
-        first = _month(month)
-        _require_line_access(principal, code, orgnr)
-        portal = portal_of(request)
-        # The API waits for its answer (on this request's thread; the worker pool bounds load).
-        table = _invoice_table(_lines_job(portal).result(), code, orgnr, first)
-        lines: list[dict[str, Any]] = table.to_pylist()
-        portal.store.audit(
-            principal.user,
-            "view_line_items",
-            f"json/utskrivningsklare/{code}/{orgnr}/{month}",
-            sorted({r["episode_id"] for r in lines}),
-            client=client_of(request),
-        )
-        return JSONResponse(
-            {
-                "municipality": code,
-                "health_trust": orgnr,
-                "invoice_month": first.isoformat(),
-                "days": sum(int(r["days"]) for r in lines),
-                "amount": str(_sum(lines, "amount")),
-                "rule_set": portal.rules.label,
-                "lines": [_line_json(r) for r in lines],
-            }
-        )
-
-    @app.get("/kommune/{code}/utskrivningsklare/{orgnr}/{month}/linjer.{suffix}")
-    def invoice_lines_download(
-        request: Request, code: str, orgnr: str, month: str, suffix: str
-    ) -> Response:
-        principal = require_login(request)
-        _check(_MUNICIPALITY, code, "kommunenummer")
-        _check(_ORGNR, orgnr, "organisasjonsnummer")
-        if suffix not in _DOWNLOADS:
-            raise StarletteHTTPException(404)
-        first = _month(month)
-        _require_line_access(principal, code, orgnr)
-        portal = portal_of(request)
-        table = _invoice_table(_lines_job(portal).result(), code, orgnr, first)
-        name = f"utskrivningsklare-{code}-{orgnr}-{month}.{suffix}"
-        with tempfile.TemporaryDirectory(prefix="samhandling-") as folder:
-            path = export_table(
-                table,
-                Path(folder) / name,
-                portal.rules,
-                sheet="Fakturalinjer",
-                rule_ids=DISCHARGE_READY_RULES,
-                title=f"Utskrivningsklare pasienter: {trust_name(orgnr)} til "
-                f"{municipality_name(code, first.year)}, {month_no(first)}",
-            )
-            content = path.read_bytes()
-        portal.store.audit(
-            principal.user,
-            "download_line_items",
-            f"utskrivningsklare/{code}/{orgnr}/{month}.{suffix}",
-            sorted({str(e) for e in table["episode_id"].to_pylist()}),
-            client=client_of(request),
-        )
-        return Response(
-            content,
-            media_type=_DOWNLOADS[suffix],
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-
-    @app.get("/helseforetak/{orgnr}", response_class=HTMLResponse)
-    def health_trust_page(request: Request, orgnr: str, aar: str | None = None) -> Response:
-        principal = require_login(request)
-        _check(_ORGNR, orgnr, "organisasjonsnummer")
-        if not can_view_health_trust(principal, orgnr):
-            raise ForbiddenError("Du har ikke tilgang til dette helseforetakets fakturaer.")
-        portal = portal_of(request)
-        years = portal.warehouse.status().years
-        year = year_param(aar, years)
-        name = trust_name(orgnr)
-        context: dict[str, Any] = {
-            "orgnr": orgnr,
-            "name": name,
-            "year": year,
-            "years": years,
-            "municipalities": [],
-            "invoices": [],
-        }
-        if year is None:
-            return render(request, "health_trust.html", context, title=name)
-        invoices_job = _invoices_job(portal, year)
-        waiting = await_jobs(request, [invoices_job], name)
-        if waiting is not None:
-            return waiting
-        invoices = _rows(invoices_job.result(), health_trust=orgnr)
-        by_municipality: dict[str, dict[str, Any]] = {}
-        for row in invoices:
-            code = row["paying_municipality"]
-            row["municipality_name"] = municipality_name(code, year)
-            agg = by_municipality.setdefault(
-                code,
-                {
-                    "code": code,
-                    "name": row["municipality_name"],
-                    "stays": 0,
-                    "days": 0,
-                    "amount": Decimal(0),
-                    "unverified": Decimal(0),
-                    "months": {},
-                },
-            )
-            agg["stays"] += int(row["stays"])
-            agg["days"] += int(row["days"])
-            agg["amount"] += row["amount"]
-            agg["unverified"] += row["unverified_amount"]
-            agg["months"][row["invoice_month"].month] = row
-        municipalities = sorted(by_municipality.values(), key=lambda m: m["code"])
-        context["municipalities"] = municipalities
-        context["invoices"] = invoices
-        context["total"] = _sum(invoices, "amount")
-        context["short_months"] = _SHORT_MONTHS
-        context["chart"] = (
-            bar_chart(
-                "hf-chart",
-                f"Utskrivningsklare pasienter: fakturert per kommune {year}",
-                [m["name"] for m in municipalities],
-                [Series("Fakturert (kr)", tuple(m["amount"] for m in municipalities))],
-                description="Fakturert beløp per kommune; tallene står i tabellen under.",
-            )
-            if municipalities
-            else None
-        )
-        return render(request, "health_trust.html", context, title=name)
-
-    @app.get("/land", response_class=HTMLResponse)
-    def country_page(request: Request, aar: str | None = None, kart: str | None = None) -> Response:
-        principal = require_login(request)
-        if principal.role != "national":
-            raise ForbiddenError("Landsoversikten med regninger er for nasjonale brukere.")
-        portal = portal_of(request)
-        years = portal.warehouse.status().years
-        year = year_param(aar, years)
-        context: dict[str, Any] = {"year": year, "years": years, "rhf": None, "trusts": []}
-        if year is None:
-            return render(request, "country.html", context, title="Landet")
-        indicator = kart if kart in _MAP_INDICATORS else "overliggerdogn"
-        jobs = [
-            job(
-                portal,
-                f"Utskrivningsklare pasienter: fakturert per helseforetak {year}",
-                discharge_ready_by_trust,
-                year=year,
-            ),
-            job(
-                portal,
-                f"Innleggelser per 1 000 innbyggere {year}",
-                stay_rates,
-                year,
-                borders=borders_for(year),
-            )
-            if indicator in STAY_RATE_INDICATORS
-            else _statistics_job(portal, year),
-        ]
-        has_cof = cofinancing_year(portal, year)
-        if has_cof:
-            jobs.append(_statement_job(portal, year, "rhf"))
-        waiting = await_jobs(request, jobs, "Landet")
-        if waiting is not None:
-            return waiting
-        by_trust = jobs[0].result()
-        context["trusts"] = sorted(
-            ({**row, "name": trust_name(row["health_trust"])} for row in by_trust.to_pylist()),
-            key=lambda t: t["name"],
-        )
-        # The page's total is the sum of the rows it shows (each to the øre).
-        context["dr_total"] = sum((t["amount"] for t in context["trusts"]), Decimal(0))
-        if has_cof:
-            context["rhf"] = _rhf_months(jobs[2].result(), year)
-        threshold, _version = disclosure_threshold(portal.rules, date(year, 12, 31))
-        draw = stay_rate_map if indicator in STAY_RATE_INDICATORS else discharge_ready_map
-        context["municipality_map_data"] = draw(jobs[1].result(), year, indicator, threshold)
-        context["map_choices"] = list(_MAP_INDICATORS.items())
-        context["map_switch"] = RATE_SWITCH.get(indicator)
-        return render(request, "country.html", context, title="Landet")
-
-    @app.get("/forklar/{episode_id}", response_class=HTMLResponse)
-    def explain_page(request: Request, episode_id: str) -> Response:
-        principal = require_login(request)
-        _check(_EPISODE, episode_id, "episode-id")
-        portal = portal_of(request)
-        explain_job = job(
-            portal, f"Forklaring av episode {episode_id}", explain_episode, episode_id
-        )
-        waiting = await_jobs(request, [explain_job], "Forklaring")
-        if waiting is not None:
-            return waiting
-        try:
-            explanation: Explanation = explain_job.result()
-        except EpisodeNotFoundError:
-            raise StarletteHTTPException(404) from None
-        if not _may_explain(principal, explanation):
-            # Not found rather than forbidden: do not confirm that someone else's episode exists.
-            raise StarletteHTTPException(404)
-        portal.store.audit(
-            principal.user,
-            "explain",
-            f"forklar/{episode_id}",
-            [episode_id],
-            client=client_of(request),
-        )
-        cof = explanation.cofinancing
-        return render(
-            request,
-            "explain.html",
-            {
-                "x": explanation,
-                "cof": cof,
-                "reason": REASONS.get(str(cof.get("reason")), str(cof.get("reason") or "")),
-                "difference_reasons": DIFFERENCE_REASONS,
-                "trust_name": trust_name(str(cof.get("health_trust"))),
-                "municipality_name": municipality_name(
-                    str(cof.get("municipality")), int(cof.get("year") or date.today().year)
-                ),
-                "stay": explanation.discharge_ready_stay,
-                "lines": explanation.discharge_ready_lines,
-            },
-            title=f"Forklaring av {episode_id}",
-        )
+    app.add_api_route(
+        "/kommune/{code}", municipality_page, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route(
+        "/kommune/{code}/utskrivningsklare/{orgnr}/{month}",
+        invoice_lines_page,
+        methods=["GET"],
+        response_class=HTMLResponse,
+    )
+    app.add_api_route(
+        "/json/kommune/{code}/utskrivningsklare/{orgnr}/{month}",
+        invoice_lines_json,
+        methods=["GET"],
+    )
+    app.add_api_route(
+        "/kommune/{code}/utskrivningsklare/{orgnr}/{month}/linjer.{suffix}",
+        invoice_lines_download,
+        methods=["GET"],
+    )
+    app.add_api_route(
+        "/helseforetak/{orgnr}", health_trust_page, methods=["GET"], response_class=HTMLResponse
+    )
+    app.add_api_route("/land", country_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route(
+        "/forklar/{episode_id}", explain_page, methods=["GET"], response_class=HTMLResponse
+    )
 
 
 def _indicator_context(
