@@ -164,9 +164,7 @@ def register_contact_facts(
     year at a time (:func:`samhandling.tables.catalog.build_catalog`). ``residence_years``:
     the years of the residence mapping, :func:`episode_years` (read again when not given).
     """
-    if residence_years is None:
-        residence_years = episode_years(engine)
-    engine.register_arrow("fact_residence", residence_map(list(residence_years), borders))
+    _register_residence(engine, borders, residence_years)
     engine.register_arrow("fact_icd_blocks", blocks if blocks is not None else icd10_block_table())
     where = in_years(f"CAST(EXTRACT(YEAR FROM {PERIOD_AT}) AS INTEGER)", years)
     if years:
@@ -176,10 +174,20 @@ def register_contact_facts(
     engine.create_table(name, _facts_sql(engine, where))
 
 
-def fact_districts(engine: Engine, *, borders: int) -> list[tuple[str, str]]:
+def _register_residence(
+    engine: Engine, borders: int, residence_years: Sequence[int] | None
+) -> None:
+    years = episode_years(engine) if residence_years is None else list(residence_years)
+    engine.register_arrow("fact_residence", residence_map(years, borders))
+
+
+def fact_districts(
+    engine: Engine, *, borders: int, residence_years: Sequence[int] | None = None
+) -> list[tuple[str, str]]:
     """(residence, city district) pairs of the contact facts, read from ``episodes`` without
-    building the facts (the same residence mapping)."""
-    engine.register_arrow("fact_residence", residence_map(episode_years(engine), borders))
+    building the facts (the same residence mapping; ``residence_years`` as in
+    :func:`register_contact_facts`)."""
+    _register_residence(engine, borders, residence_years)
     columns = engine.query("SELECT * FROM episodes LIMIT 0").column_names
     if CITY_DISTRICT not in columns:
         return []

@@ -124,13 +124,16 @@ def _has_dr(engine: Engine) -> bool:
     return engine.has_relation("events")
 
 
-def prepare_payment_facts(engine: Engine, rules: RuleSet, *, borders: int) -> None:
+def prepare_payment_facts(
+    engine: Engine, rules: RuleSet, *, borders: int, residence_years: Sequence[int] | None = None
+) -> None:
     """What every year's payment facts share: the discharge-ready lines of all stays (a stay's
     lines fall in the invoice months of several years) as ``pay_dr``, and the residence mapping
-    of every year of the data (``pay_residence``, ``pay_residence_any``)."""
+    of every year of the data (``pay_residence``, ``pay_residence_any``; ``residence_years``:
+    the episodes' years when the caller has them, :func:`episode_years`)."""
     from samhandling.instruments.discharge_ready import discharge_ready_lines
 
-    years = set(episode_years(engine))
+    years = set(episode_years(engine) if residence_years is None else residence_years)
     if _has_dr(engine):
         # The lines (discharge-ready stays only: few) pass through Arrow, so that what is made
         # from them does not carry their long query along (Spark plans it again on every use).

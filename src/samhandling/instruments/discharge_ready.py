@@ -349,6 +349,14 @@ def discharge_ready_lines(
     return engine.query("SELECT * FROM dr_lines ORDER BY episode_id, period_no, line_from")
 
 
+# The sums of billed lines (``dr_lines AS l``) every invoice total shows.
+_BILLED_SUMS = (
+    "CAST(SUM(l.days) AS BIGINT) AS days, CAST(SUM(l.amount) AS DECIMAL(18, 2)) AS amount, "
+    "CAST(SUM(CASE WHEN l.unverified THEN l.amount ELSE 0 END) AS DECIMAL(18, 2)) "
+    "AS unverified_amount"
+)
+
+
 def discharge_ready_invoices(
     engine: Engine,
     rules: RuleSet,
@@ -370,10 +378,7 @@ def discharge_ready_invoices(
         f"""
 SELECT l.health_trust, l.paying_municipality, l.invoice_month,
     COUNT(DISTINCT l.episode_id) AS stays, COUNT(*) AS lines,
-    CAST(SUM(l.days) AS BIGINT) AS days,
-    CAST(SUM(l.amount) AS DECIMAL(18, 2)) AS amount,
-    CAST(SUM(CASE WHEN l.unverified THEN l.amount ELSE 0 END) AS DECIMAL(18, 2))
-        AS unverified_amount,
+    {_BILLED_SUMS},
     MIN(l.rule_set) AS rule_set, MIN(l.rule_versions) AS rule_versions
 FROM dr_lines AS l
 WHERE l.billed {year_filter}
@@ -405,10 +410,7 @@ def discharge_ready_by_trust(
 SELECT l.health_trust,
     COUNT(DISTINCT l.paying_municipality) AS municipalities,
     COUNT(DISTINCT l.episode_id) AS stays,
-    CAST(SUM(l.days) AS BIGINT) AS days,
-    CAST(SUM(l.amount) AS DECIMAL(18, 2)) AS amount,
-    CAST(SUM(CASE WHEN l.unverified THEN l.amount ELSE 0 END) AS DECIMAL(18, 2))
-        AS unverified_amount
+    {_BILLED_SUMS}
 FROM dr_lines AS l
 WHERE l.billed AND EXTRACT(YEAR FROM l.invoice_month) = {int(year)}
 GROUP BY l.health_trust

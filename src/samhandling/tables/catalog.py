@@ -926,11 +926,13 @@ class Catalog:
             cube.write(folder)
 
 
-def catalog_districts(engine: Engine, borders: int) -> list[tuple[str, str, str]]:
+def catalog_districts(
+    engine: Engine, borders: int, *, residence_years: Sequence[int] | None = None
+) -> list[tuple[str, str, str]]:
     """(residence, city district, label) found in the contacts; labels from SSB (refdata)."""
     from samhandling.refdata.population import district_population
 
-    pairs = fact_districts(engine, borders=borders)
+    pairs = fact_districts(engine, borders=borders, residence_years=residence_years)
     if not pairs:
         return []
     known = district_population([2024])
@@ -995,13 +997,13 @@ def build_catalog(
     threshold, version = disclosure_threshold(rules, on)
     method, method_version = secondary_method(rules, on)
     version = f"{version}, {method_version} ({method})"
-    districts = catalog_districts(engine, borders)
+    districts = catalog_districts(engine, borders, residence_years=resident)
     specs = catalog_specs(rules, borders=borders, years=years, blocks=blocks, districts=districts)
     if only:
         specs = [s for s in specs if s.id in set(only)]
     facts = {s.facts for s in specs}
     if PAYMENT_FACTS in facts:
-        prepare_payment_facts(engine, rules, borders=borders)
+        prepare_payment_facts(engine, rules, borders=borders, residence_years=resident)
     if READMISSION_FACTS in facts:
         register_contact_facts(
             engine, borders=borders, blocks=blocks, stays_only=True, residence_years=resident
